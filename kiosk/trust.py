@@ -1,0 +1,144 @@
+"""The trust bundle and the trust store (spec section 4). Pure: bytes in, values out.
+
+Reading the files from a directory lives in `kiosk.trustdir`; this module only
+checks what the bytes say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from nacl.signing import VerifyKey
+
+from kiosk import cose
+from kiosk.cbor import is_int, is_map, is_uint, loads_one
+from kiosk.errors import MalformedCode, TrustFileError
+from kiosk.healthcode import HealthCode
+from kiosk.status_list import StatusList
+
+PUBLIC_KEY_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    """An issuer's public key as the bundle lists it, with its validity window."""
+
+    kid: bytes
+    pub: bytes
+    iss: str
+    nbf: int
+    exp: int
+    verify_key: VerifyKey = field(compare=False, repr=False)
+
+    def covers(self, moment: int) -> bool:
+        """True when `moment` lies inside [nbf, exp], both ends included."""
+        return self.nbf <= moment <= self.exp
+
+
+@dataclass(frozen=True)
+class TrustBundle:
+    seq: int
+    iat: int
+    signer: bytes  # kid of the root that signed it
+    keys: Mapping[bytes, IssuerKey]
+    revoked: frozenset[bytes]
+
+
+def parse_root(text: str) -> bytes:
+    """A pinned root file: one line of 64 hex digits. Raises ValueError."""
+    digits = text.strip()
+    if len(digits) != 2 * PUBLIC_KEY_LENGTH:
+        raise ValueError(f"expected one line of 64 hex digits, found {len(digits)} characters")
+    try:
+        return bytes.fromhex(digits)
+    except ValueError:
+        raise ValueError("expected one line of 64 hex digits, found other characters") from None
+
+
+def open_envelope(data: bytes, signers: Mapping[bytes, VerifyKey], who: str) -> cose.Sign1:
+    """Decode a signed trust file and check it is signed by one of `signers`."""
+    try:
+        sign1 = cose.decode_sign1(data)
+    except MalformedCode as err:
+        raise TrustFileError(f"not a valid COSE_Sign1 file ({err})") from None
+    key = signers.get(sign1.kid)
+    if key is None:
+        raise TrustFileError(f"signed by kid {sign1.kid.hex()}, which is not {who}")
+    if not cose.verify(sign1, key):
+        raise TrustFileError(f"the signature does not verify (kid {sign1.kid.hex()}): tampered or corrupt")
+    return sign1
+
+
+def _issuer_key(entry: object, position: int) -> IssuerKey:
+    if not is_map(entry):
+        raise TrustFileError(f"keys[{position}] is not a map")
+    kid, pub, iss = entry.get("kid"), entry.get("pub"), entry.get("iss")
+    nbf, exp = entry.get("nbf"), entry.get("exp")
+    if type(kid) is not bytes or len(kid) != cose.KID_LENGTH:
+        raise TrustFileError(f"keys[{position}].kid is not 8 bytes")
+    if type(pub) is not bytes or len(pub) != PUBLIC_KEY_LENGTH:
+        raise TrustFileError(f"keys[{position}].pub is not 32 bytes")
+    if type(iss) is not str or not is_int(nbf) or not is_int(exp):
+        raise TrustFileError(f"keys[{position}] needs iss (text), nbf and exp (integers)")
+    if cose.kid_of(pub) != kid:
+        raise TrustFileError(f"keys[{position}].kid {kid.hex()} does not match its public key")
+    return IssuerKey(kid, pub, iss, nbf, exp, VerifyKey(pub))
+
+
+def parse_bundle(data: bytes, roots: Mapping[bytes, bytes]) -> TrustBundle:
+    """Verify and read trust.cose against the pinned roots (kid -> public key)."""
+    signers = {kid: VerifyKey(pub) for kid, pub in roots.items()}
+    sign1 = open_envelope(data, signers, "a pinned root")
+    try:
+        body = loads_one(sign1.payload)
+    except ValueError as err:
+        raise TrustFileError(f"payload: {err}") from None
+    if not is_map(body) or body.get("type") != "trust":
+        raise TrustFileError('payload is not a map of "type": "trust"')
+    seq, iat, keys, revoked = body.get("seq"), body.get("iat"), body.get("keys"), body.get("revoked")
+    if not is_uint(seq) or not is_int(iat):
+        raise TrustFileError("seq (unsigned) or iat (integer) is missing or ill-typed")
+    if not isinstance(keys, (list, tuple)) or not isinstance(revoked, (list, tuple)):
+        raise TrustFileError("keys or revoked is missing or not an array")
+    parsed = [_issuer_key(entry, i) for i, entry in enumerate(keys)]
+    for i, kid in enumerate(revoked):
+        if type(kid) is not bytes or len(kid) != cose.KID_LENGTH:
+            raise TrustFileError(f"revoked[{i}] is not an 8-byte kid")
+    return TrustBundle(seq, iat, sign1.kid, {k.kid: k for k in parsed}, frozenset(revoked))
+
+
+def status_signers(bundle: TrustBundle) -> dict[bytes, VerifyKey]:
+    """Keys that may sign a status list: any key of the bundle that is not revoked."""
+    return {kid: k.verify_key for kid, k in bundle.keys.items() if kid not in bundle.revoked}
+
+
+def parse_status(data: bytes, bundle: TrustBundle) -> StatusList:
+    """Verify and read status.cose: signed by a bundle key whose iss is the list's iss."""
+    sign1 = open_envelope(data, status_signers(bundle), "an unrevoked key of the trust bundle")
+    try:
+        status = StatusList.from_payload(sign1.payload)
+    except ValueError as err:
+        raise TrustFileError(f"payload: {err}") from None
+    signer = bundle.keys[sign1.kid]
+    if signer.iss != status.iss:
+        raise TrustFileError(f"list of issuer {status.iss!r} signed by a key of issuer {signer.iss!r}")
+    return status
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """Everything the verifier trusts at one moment; warnings say what was left out."""
+
+    bundle: TrustBundle
+    status: StatusList | None = None
+    warnings: tuple[str, ...] = ()
+
+    def effective_status(self, code: HealthCode) -> int:
+        """The code's status, replaced by a status-list entry of its issuer newer than its iat."""
+        if self.status is None or self.status.iss != code.iss:
+            return code.status
+        entry = self.status.lookup(code.subject)
+        if entry is not None and entry[1] > code.iat:
+            return entry[0]
+        return code.status
