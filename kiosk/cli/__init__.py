@@ -1,0 +1,1 @@
+"""The `kiosk` command line: one module per group of subcommands."""

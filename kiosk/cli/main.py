@@ -1,0 +1,38 @@
+"""The `kiosk` command: builds the parser from the subcommand modules and runs one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kiosk import __version__
+from kiosk.cli import demo, issuing, trust, verify
+from kiosk.cli.common import Parser
+from kiosk.errors import KioskError
+
+SUBCOMMAND_MODULES = (verify, issuing, trust, demo)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="kiosk", description="Offline checkpoint scanner kiosk for PHC1 health codes.")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="configuration file (TOML; default: $KIOSK_CONFIG, else built-in defaults)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KioskError as err:
+        sys.stderr.write(f"kiosk {args.command}: {err}\n")
+        return 2
+    except OSError as err:  # a full disk, a read-only folder: say so in one line
+        sys.stderr.write(f"kiosk {args.command}: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,84 @@
+"""The kiosk's configuration file (TOML): where things are and the site policy.
+
+    [trust]
+    dir = "/var/lib/kiosk/trust"
+
+    [policy]
+    skew = 120
+    max_age = 300
+    accept_printed = true
+    fever_threshold = 37.3
+
+Found by `--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.errors import ConfigError
+from kiosk.policy import Policy
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
+    import tomli as tomllib
+
+KNOWN_SECTIONS = {"trust", "policy"}
+
+
+def default_trust_dir() -> Path:
+    """$KIOSK_TRUST_DIR, else kiosk/trust under the XDG data folder (~/.local/share)."""
+    if os.environ.get("KIOSK_TRUST_DIR"):
+        return Path(os.environ["KIOSK_TRUST_DIR"])
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "kiosk" / "trust"
+
+
+@dataclass(frozen=True)
+class Config:
+    trust_dir: Path = field(default_factory=default_trust_dir)
+    policy: Policy = field(default_factory=Policy)
+    source: Path | None = None  # the file it was read from, for messages
+
+
+def parse_config(text: str, source: Path | None = None) -> Config:
+    """A Config from TOML text; raise ConfigError naming what is wrong."""
+    where = f"{source}: " if source else ""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{where}not valid TOML: {err}") from None
+    unknown = sorted(set(data) - KNOWN_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{where}unknown section(s): {', '.join(unknown)}")
+    trust = data.get("trust", {})
+    if not isinstance(trust, dict) or set(trust) - {"dir"}:
+        raise ConfigError(f"{where}[trust] takes only dir")
+    trust_dir = Path(trust["dir"]) if "dir" in trust else default_trust_dir()
+    if source is not None and not trust_dir.is_absolute():
+        trust_dir = source.parent / trust_dir  # relative to the file, not to wherever the kiosk starts
+    policy_table = data.get("policy", {})
+    if not isinstance(policy_table, dict):
+        raise ConfigError(f"{where}[policy] must be a table")
+    try:
+        policy = Policy().with_values(policy_table)
+    except ConfigError as err:
+        raise ConfigError(f"{where}{err}") from None
+    return Config(trust_dir, policy, source)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read the config file at `path`, or $KIOSK_CONFIG, or return the defaults."""
+    if path is None and os.environ.get("KIOSK_CONFIG"):
+        path = Path(os.environ["KIOSK_CONFIG"])
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from None
+    return parse_config(text, path)

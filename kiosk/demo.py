@@ -1,0 +1,102 @@
+"""The built-in demo: a queue of people at a checkpoint, each scan through the real verifier.
+
+Uses the demo-only trust material in keys/demo (see keys/README.md). Until the
+camera and UI land this is the kiosk's main job on its demo: it issues codes
+with the demo issuer keys, verifies them offline against the demo trust
+directory, and prints what the screen would show.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from kiosk.base45 import b45decode, b45encode
+from kiosk.fileio import write_atomically
+from kiosk.healthcode import AMBER, DYNAMIC, GREEN, PRINTED, RED
+from kiosk.issuer import KeyGrant, issue_code, sign_bundle, sign_status_list
+from kiosk.keyfiles import read_signing_key
+from kiosk.verdict import Reading
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "keys" / "demo"
+TIANJIN, BEIJING, SHANGHAI = "CN-120000", "CN-110000", "CN-310000"
+JAN_2026, JUN_2026, JAN_2036 = 1767225600, 1780272000, 2082758400
+# The person whose printed code turned red after it was printed (the status list says so).
+LI_LEI = bytes.fromhex("4c49204c454920202020202020202001")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One person at the checkpoint: what they show, what the thermometer says, what should happen."""
+
+    who: str
+    text: str
+    reading: Reading | None
+    expected: str  # the reason the verifier should give
+
+
+def make_demo_keys(directory: Path) -> None:
+    """Write fresh demo trust material (DEMO ONLY) into `directory`; used once to make keys/demo."""
+    private = directory / "private"
+    keys = {name: SigningKey.generate() for name in ("demo-root", "tianjin", "beijing", "shanghai-leaked")}
+    for name, key in keys.items():
+        (private / f"{name}.key").parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(private / f"{name}.key", bytes(key).hex().encode() + b"\n", mode=0o600)
+    write_atomically(directory / "roots" / "demo-root.pub", bytes(keys["demo-root"].verify_key).hex().encode() + b"\n")
+    grants = [KeyGrant(bytes(keys[n].verify_key), iss, JAN_2026, JAN_2036)
+              for n, iss in (("tianjin", TIANJIN), ("beijing", BEIJING), ("shanghai-leaked", SHANGHAI))]
+    leaked = bytes(keys["shanghai-leaked"].verify_key)
+    from kiosk.cose import kid_of
+
+    bundle = sign_bundle(keys["demo-root"], seq=1, iat=JAN_2026, keys=grants, revoked=[kid_of(leaked)])
+    write_atomically(directory / "trust.cose", bundle)
+    status = sign_status_list(keys["tianjin"], seq=1, iat=JUN_2026, iss=TIANJIN, entries=[(LI_LEI, RED, JUN_2026)])
+    write_atomically(directory / "status.cose", status)
+
+
+def _tamper(text: str) -> str:
+    """Change one byte of the signed payload, as someone editing a screenshot would."""
+    raw = bytearray(b45decode(text[5:]))
+    raw[len(raw) // 2] ^= 0x01
+    return "PHC1:" + b45encode(bytes(raw))
+
+
+def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Scan]:
+    """The demo queue: every verdict a volunteer meets in a day, in a few people."""
+    tianjin = read_signing_key(directory / "private" / "tianjin.key")
+    beijing = read_signing_key(directory / "private" / "beijing.key")
+    leaked = read_signing_key(directory / "private" / "shanghai-leaked.key")
+    stranger = SigningKey(os.urandom(32))
+    t = int(now)
+
+    def phone(status: int, key: SigningKey = tianjin, iss: str = TIANJIN, age: int = 20, name: str = "张*明") -> str:
+        return issue_code(key, iss=iss, status=status, iat=t - age, exp=t - age + 86400, kind=DYNAMIC, name=name)[0]
+
+    def paper(status: int, iat: int, exp: int, subject: bytes | None = None) -> str:
+        return issue_code(tianjin, iss=TIANJIN, status=status, iat=iat, exp=exp, kind=PRINTED,
+                          subject=subject, name="李*")[0]
+
+    def warm(celsius: float) -> Reading:
+        return Reading(celsius, now - 0.5)
+
+    yield Scan("green phone code", phone(GREEN), warm(36.5), "ok")
+    yield Scan("green code from Beijing", phone(GREEN, beijing, BEIJING, name="王*"), warm(36.8), "ok")
+    yield Scan("amber phone code", phone(AMBER), warm(36.6), "status_amber")
+    yield Scan("red phone code", phone(RED), warm(36.4), "status_red")
+    yield Scan("feverish, green code", phone(GREEN), warm(38.2), "fever")
+    yield Scan("did not step up to the thermometer", phone(GREEN), None, "temperature_missing")
+    yield Scan("thermometer aimed at a sleeve", phone(GREEN), warm(29.5), "temperature_implausible")
+    yield Scan("screenshot of a code 10 minutes old", phone(GREEN, age=600), warm(36.5), "too_old")
+    yield Scan("printed code from last month", paper(GREEN, t - 30 * 86400, t + 30 * 86400), warm(36.7), "ok")
+    yield Scan("printed code that expired", paper(GREEN, t - 60 * 86400, t - 3600), warm(36.7), "expired")
+    yield Scan("printed code, status changed to red since",
+               paper(GREEN, JAN_2026, JAN_2036, LI_LEI), warm(36.6), "status_red")
+    yield Scan("code signed with a revoked key", phone(GREEN, leaked, SHANGHAI), warm(36.5), "key_revoked")
+    yield Scan("forged code (unknown signer)", phone(GREEN, stranger), warm(36.5), "unknown_key")
+    yield Scan("edited screenshot", _tamper(phone(RED)), warm(36.5), "bad_signature")
+    yield Scan("a shop's payment QR", "https://pay.example.com/shop/1234", warm(36.5), "not_health_code")
+    yield Scan("a damaged code", "PHC1:6BF%NOT*A*CODE", warm(36.5), "malformed")

@@ -1,0 +1,1 @@
+"""Reading codes: frame sources, decoders, serial 2D scanners."""

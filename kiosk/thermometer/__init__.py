@@ -1,0 +1,1 @@
+"""Serial infrared thermometers and their simulator."""

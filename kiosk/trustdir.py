@@ -1,0 +1,172 @@
+"""The trust directory on disk: load it, import new files into it, pin roots.
+
+Layout (spec section 4): roots/*.pub, trust.cose, optional status.cose.
+Every install is atomic and happens only after the new file verifies, so a
+refused or interrupted import leaves the installed files as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk import cose
+from kiosk.errors import ImportRefused, MalformedCode, TrustFileError
+from kiosk.fileio import write_atomically
+from kiosk.trust import TrustBundle, TrustStore, parse_bundle, parse_root, parse_status
+
+ROOTS = "roots"
+BUNDLE = "trust.cose"
+STATUS = "status.cose"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise TrustFileError("missing", str(path)) from None
+    except OSError as err:
+        raise TrustFileError(f"cannot read: {err.strerror or err}", str(path)) from None
+
+
+def load_roots(directory: Path) -> tuple[dict[bytes, bytes], list[str]]:
+    """Pinned roots as kid -> public key, and a warning for each root file that is unusable."""
+    if not directory.is_dir():
+        raise TrustFileError("no such trust directory", str(directory))
+    roots: dict[bytes, bytes] = {}
+    warnings = []
+    for path in sorted((directory / ROOTS).glob("*.pub")):
+        try:
+            public = parse_root(_read(path).decode("ascii", errors="replace"))
+        except (ValueError, TrustFileError) as err:
+            warnings.append(f"{path}: {err}; root ignored")
+            continue
+        roots[cose.kid_of(public)] = public
+    if not roots:
+        raise TrustFileError(f"no usable pinned root key in {ROOTS}/*.pub", str(directory))
+    return roots, warnings
+
+
+def _load_bundle(directory: Path, roots: dict[bytes, bytes]) -> TrustBundle:
+    path = directory / BUNDLE
+    try:
+        return parse_bundle(_read(path), roots)
+    except TrustFileError as err:
+        raise TrustFileError(err.problem, str(path)) from None
+
+
+def load_trust_dir(directory: Path) -> TrustStore:
+    """The trust store of a directory. A bad root or status list is a warning; a bad bundle an error."""
+    directory = Path(directory)
+    roots, warnings = load_roots(directory)
+    bundle = _load_bundle(directory, roots)
+    status = None
+    status_path = directory / STATUS
+    if status_path.exists():
+        try:
+            status = parse_status(_read(status_path), bundle)
+        except TrustFileError as err:
+            warnings.append(f"{status_path}: {err.problem}; status list ignored, verifying with the trust bundle alone")
+    return TrustStore(bundle, status, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What `import_file` did, for the message to the operator."""
+
+    kind: str  # "trust bundle" or "status list"
+    seq: int
+    path: Path
+    unchanged: bool  # the very same file was installed already
+    warnings: tuple[str, ...] = ()
+
+
+def _check_sequence(kind: str, new_seq: int, new_data: bytes, old_seq: int | None, old_data: bytes | None) -> bool:
+    """True when the same file is installed already; refuse a rollback or a rewritten seq."""
+    if old_seq is None or old_data is None:
+        return False
+    if new_seq < old_seq:
+        raise ImportRefused(f"{kind} seq {new_seq} is older than the installed seq {old_seq} (rollback)")
+    if new_seq == old_seq:
+        if new_data == old_data:
+            return True
+        raise ImportRefused(f"{kind} seq {new_seq} is installed already with different contents")
+    return False
+
+
+def import_file(source: Path, directory: Path) -> Installed:
+    """Verify `source` (a trust bundle or a status list) and install it atomically."""
+    directory = Path(directory)
+    try:
+        data = Path(source).read_bytes()
+    except OSError as err:
+        raise ImportRefused(f"cannot read: {err.strerror or err}", str(source)) from None
+    try:
+        return _import(data, directory)
+    except ImportRefused as err:
+        raise ImportRefused(err.problem, str(source)) from None
+    except TrustFileError as err:
+        raise ImportRefused(str(err), str(source)) from None
+
+
+def _import(data: bytes, directory: Path) -> Installed:
+    roots, warnings = load_roots(directory)
+    try:
+        sign1 = cose.decode_sign1(data)
+    except MalformedCode as err:
+        raise ImportRefused(f"not a signed trust file ({err})") from None
+    bundle_path, status_path = directory / BUNDLE, directory / STATUS
+    if sign1.kid in roots:
+        try:
+            new = parse_bundle(data, roots)
+        except TrustFileError as err:
+            raise ImportRefused(err.problem) from None
+        old_seq, old_data = _installed(bundle_path, lambda raw: parse_bundle(raw, roots).seq, warnings)
+        same = _check_sequence("trust bundle", new.seq, data, old_seq, old_data)
+        if not same:
+            write_atomically(bundle_path, data)
+        if status_path.exists():
+            try:
+                parse_status(_read(status_path), new)
+            except TrustFileError as err:
+                warnings.append(f"{status_path}: {err.problem} under the new bundle; import a newer status list")
+        return Installed("trust bundle", new.seq, bundle_path, same, tuple(warnings))
+    if not bundle_path.exists():
+        raise ImportRefused(f"signed by kid {sign1.kid.hex()}, not a pinned root; "
+                            "a status list needs a trust bundle installed first")
+    bundle = _load_bundle(directory, roots)
+    try:
+        status = parse_status(data, bundle)
+    except TrustFileError as err:
+        raise ImportRefused(err.problem) from None
+    old_seq, old_data = _installed(status_path, lambda raw: parse_status(raw, bundle).seq, warnings)
+    same = _check_sequence("status list", status.seq, data, old_seq, old_data)
+    if not same:
+        write_atomically(status_path, data)
+    return Installed("status list", status.seq, status_path, same, tuple(warnings))
+
+
+def _installed(
+    path: Path, seq_of: Callable[[bytes], int], warnings: list[str]
+) -> tuple[int | None, bytes | None]:
+    """(seq, bytes) of the installed file; a corrupt installed file may be replaced, with a warning."""
+    if not path.exists():
+        return None, None
+    raw = _read(path)
+    try:
+        return seq_of(raw), raw
+    except TrustFileError as err:
+        warnings.append(f"{path}: the installed file was unusable ({err.problem}); replaced")
+        return None, None
+
+
+def pin_root(public_file: Path, directory: Path) -> Path:
+    """Copy a root public key into roots/ as root-<kid>.pub, after checking it."""
+    try:
+        public = parse_root(Path(public_file).read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise TrustFileError(f"not a root public key: {err}", str(public_file)) from None
+    target = Path(directory) / ROOTS / f"root-{cose.kid_of(public).hex()}.pub"
+    write_atomically(target, public.hex().encode("ascii") + b"\n")
+    return target

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# One entry point for people and CI, on a fresh Debian or Ubuntu machine:
+#   ./run.sh demo   set everything up, then run the kiosk's built-in demo
+#   ./run.sh test   set everything up, then lint, type-check and run every test
+# Setting up installs the Debian packages the kiosk needs (with sudo when not
+# root) and the Python packages into .venv; it is quick when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEBS=(python3 python3-venv python3-dev)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+install_debs() {
+  command -v dpkg-query >/dev/null || { log "not a Debian system: install ${DEBS[*]} yourself"; return; }
+  local missing=()
+  for deb in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "ok installed" || missing+=("$deb")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  log "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_python() {
+  local py=${PYTHON:-python3}
+  "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { log "Python 3.10 or newer is needed"; exit 2; }
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    "$py" -m venv .venv
+  fi
+  # Reinstall only when the declared dependencies change.
+  local stamp=.venv/.installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+  if [ ! -f "$stamp" ]; then
+    log "installing Python packages into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[test]'
+    rm -f .venv/.installed-*
+    touch "$stamp"
+  fi
+}
+
+run_tests() {
+  log "ruff"
+  .venv/bin/ruff check kiosk tests benchmarks
+  log "mypy"
+  .venv/bin/mypy
+  log "pytest"
+  .venv/bin/pytest -n 2 "$@"
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  demo) install_debs; setup_python; exec .venv/bin/kiosk demo "$@" ;;
+  test) install_debs; setup_python; run_tests "$@" ;;
+  setup) install_debs; setup_python ;;
+  *) echo "usage: ./run.sh demo|test|setup" >&2; exit 2 ;;
+esac
