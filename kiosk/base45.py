@@ -6,12 +6,11 @@ takes 11.5 us against the package's 39 us, a third of the whole verify budget.
 
 from __future__ import annotations
 
-import re
 import struct
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_TO_VALUES = bytes.maketrans(ALPHABET.encode("ascii"), bytes(range(45)))
-_VALID = re.compile(r"[0-9A-Z $%*+\-./:]*\Z")
+# Each ASCII character to its value, and every character outside the alphabet to 255.
+_TO_VALUES = bytes(ALPHABET.index(chr(c)) if chr(c) in ALPHABET else 255 for c in range(256))
 
 
 def b45encode(data: bytes) -> str:
@@ -30,9 +29,12 @@ def b45encode(data: bytes) -> str:
 
 def b45decode(text: str) -> bytes:
     """Decode Base45 text; raises ValueError on any character, length or value RFC 9285 forbids."""
-    if not _VALID.match(text):
+    try:
+        raw = text.encode("ascii").translate(_TO_VALUES)
+    except UnicodeEncodeError:
+        raw = b"\xff"
+    if 255 in raw:
         raise ValueError("a character outside the Base45 alphabet")
-    raw = text.encode("ascii").translate(_TO_VALUES)
     tail = len(raw) % 3
     if tail == 1:
         raise ValueError("a Base45 length of 3n+1 characters")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import Any, TypeGuard
 
 from cbor2 import CBORDecoder
 
@@ -26,15 +27,15 @@ def loads_one(data: bytes) -> object:
     return item
 
 
-def is_map(value: object) -> bool:
+def is_map(value: object) -> TypeGuard[Mapping[Any, Any]]:
     """True for a decoded CBOR map (cbor2 gives a frozendict for maps inside a tag)."""
     return isinstance(value, Mapping)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for a CBOR integer; Python's bool is an int, CBOR's true/false are not."""
     return type(value) is int
 
 
-def is_uint(value: object) -> bool:
+def is_uint(value: object) -> TypeGuard[int]:
     return type(value) is int and value >= 0

@@ -9,8 +9,9 @@ import hashlib
 from dataclasses import dataclass
 
 import cbor2
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import CryptoError
+from nacl.signing import SigningKey
 
 from kiosk.cbor import is_int, is_map, loads_one
 from kiosk.errors import MalformedCode
@@ -92,11 +93,12 @@ def to_be_signed(protected: bytes, payload: bytes) -> bytes:
     )
 
 
-def verify(sign1: Sign1, key: VerifyKey) -> bool:
-    """True when the Ed25519 signature of `sign1` verifies under `key`."""
+def verify(sign1: Sign1, public_key: bytes) -> bool:
+    """True when the Ed25519 signature of `sign1` verifies under the 32-byte `public_key`."""
+    # libsodium directly: VerifyKey.verify adds ~5 us of Python around the same call.
     try:
-        key.verify(to_be_signed(sign1.protected, sign1.payload), sign1.signature)
-    except (BadSignatureError, ValueError):
+        crypto_sign_open(sign1.signature + to_be_signed(sign1.protected, sign1.payload), public_key)
+    except (CryptoError, ValueError, TypeError):
         return False
     return True
 

@@ -7,9 +7,7 @@ checks what the bytes say.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from nacl.signing import VerifyKey
+from dataclasses import dataclass
 
 from kiosk import cose
 from kiosk.cbor import is_int, is_map, is_uint, loads_one
@@ -29,7 +27,6 @@ class IssuerKey:
     iss: str
     nbf: int
     exp: int
-    verify_key: VerifyKey = field(compare=False, repr=False)
 
     def covers(self, moment: int) -> bool:
         """True when `moment` lies inside [nbf, exp], both ends included."""
@@ -56,8 +53,8 @@ def parse_root(text: str) -> bytes:
         raise ValueError("expected one line of 64 hex digits, found other characters") from None
 
 
-def open_envelope(data: bytes, signers: Mapping[bytes, VerifyKey], who: str) -> cose.Sign1:
-    """Decode a signed trust file and check it is signed by one of `signers`."""
+def open_envelope(data: bytes, signers: Mapping[bytes, bytes], who: str) -> cose.Sign1:
+    """Decode a signed trust file and check it is signed by one of `signers` (kid -> public key)."""
     try:
         sign1 = cose.decode_sign1(data)
     except MalformedCode as err:
@@ -83,13 +80,12 @@ def _issuer_key(entry: object, position: int) -> IssuerKey:
         raise TrustFileError(f"keys[{position}] needs iss (text), nbf and exp (integers)")
     if cose.kid_of(pub) != kid:
         raise TrustFileError(f"keys[{position}].kid {kid.hex()} does not match its public key")
-    return IssuerKey(kid, pub, iss, nbf, exp, VerifyKey(pub))
+    return IssuerKey(kid, pub, iss, nbf, exp)
 
 
 def parse_bundle(data: bytes, roots: Mapping[bytes, bytes]) -> TrustBundle:
     """Verify and read trust.cose against the pinned roots (kid -> public key)."""
-    signers = {kid: VerifyKey(pub) for kid, pub in roots.items()}
-    sign1 = open_envelope(data, signers, "a pinned root")
+    sign1 = open_envelope(data, roots, "a pinned root")
     try:
         body = loads_one(sign1.payload)
     except ValueError as err:
@@ -108,14 +104,23 @@ def parse_bundle(data: bytes, roots: Mapping[bytes, bytes]) -> TrustBundle:
     return TrustBundle(seq, iat, sign1.kid, {k.kid: k for k in parsed}, frozenset(revoked))
 
 
-def status_signers(bundle: TrustBundle) -> dict[bytes, VerifyKey]:
+def status_signers(bundle: TrustBundle) -> dict[bytes, bytes]:
     """Keys that may sign a status list: any key of the bundle that is not revoked."""
-    return {kid: k.verify_key for kid, k in bundle.keys.items() if kid not in bundle.revoked}
+    return {kid: k.pub for kid, k in bundle.keys.items() if kid not in bundle.revoked}
 
 
 def parse_status(data: bytes, bundle: TrustBundle) -> StatusList:
     """Verify and read status.cose: signed by a bundle key whose iss is the list's iss."""
-    sign1 = open_envelope(data, status_signers(bundle), "an unrevoked key of the trust bundle")
+    return read_status(open_status(data, bundle), bundle)
+
+
+def open_status(data: bytes, bundle: TrustBundle) -> cose.Sign1:
+    """The verified envelope of a status list (split out so a caller can drop the file bytes)."""
+    return open_envelope(data, status_signers(bundle), "an unrevoked key of the trust bundle")
+
+
+def read_status(sign1: cose.Sign1, bundle: TrustBundle) -> StatusList:
+    """The status list in a verified envelope; its iss must be its signer's iss."""
     try:
         status = StatusList.from_payload(sign1.payload)
     except ValueError as err:

@@ -14,7 +14,15 @@ from pathlib import Path
 from kiosk import cose
 from kiosk.errors import ImportRefused, MalformedCode, TrustFileError
 from kiosk.fileio import write_atomically
-from kiosk.trust import TrustBundle, TrustStore, parse_bundle, parse_root, parse_status
+from kiosk.trust import (
+    TrustBundle,
+    TrustStore,
+    open_status,
+    parse_bundle,
+    parse_root,
+    parse_status,
+    read_status,
+)
 
 ROOTS = "roots"
 BUNDLE = "trust.cose"
@@ -65,7 +73,9 @@ def load_trust_dir(directory: Path) -> TrustStore:
     status_path = directory / STATUS
     if status_path.exists():
         try:
-            status = parse_status(_read(status_path), bundle)
+            # Two steps, so the file's bytes are freed before a big list is indexed.
+            envelope = open_status(_read(status_path), bundle)
+            status = read_status(envelope, bundle)
         except TrustFileError as err:
             warnings.append(f"{status_path}: {err.problem}; status list ignored, verifying with the trust bundle alone")
     return TrustStore(bundle, status, tuple(warnings))

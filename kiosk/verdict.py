@@ -103,7 +103,7 @@ def decide(text: str, trust: TrustStore, policy: Policy, reading: Reading | None
     key = trust.bundle.keys.get(kid)
     if key is None:
         return Verdict("unknown_key", kid, reading=reading, warnings=warnings)
-    if not cose.verify(scanned.sign1, key.verify_key):
+    if not cose.verify(scanned.sign1, key.pub):
         return Verdict("bad_signature", kid, reading=reading, warnings=warnings)
     code = scanned.code
     status = trust.effective_status(code)

@@ -29,7 +29,8 @@ def register(commands: Any) -> None:
     p.add_argument("--iat", type=moment, metavar="TIME", help="issued at (default now)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--exp", type=moment, metavar="TIME", help="expiry")
-    group.add_argument("--valid-for", type=seconds, default=86400.0, metavar="S", help="expiry after iat (default 1 day)")
+    group.add_argument("--valid-for", type=seconds, default=86400.0, metavar="S",
+                       help="expiry after iat (default 1 day)")
     p.add_argument("--png", type=Path, metavar="FILE", help="also save the QR code as a PNG picture")
     p.set_defaults(run=run_issue)
 

@@ -22,6 +22,6 @@ def read_texts(path: Path) -> list[str]:
     if image is None:
         raise ImageError(f"{path}: not a picture that can be read")
     results = zxingcpp.read_barcodes(
-        image, formats=zxingcpp.BarcodeFormat.QRCode, text_mode=zxingcpp.TextMode.Plain
+        image, formats=(zxingcpp.BarcodeFormat.QRCode,), text_mode=zxingcpp.TextMode.Plain,  # type: ignore[arg-type]
     )
     return [r.text for r in results if r.valid]
