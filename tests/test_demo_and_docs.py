@@ -1,0 +1,62 @@
+"""The built-in demo runs and meets every expectation; the README documents every command."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli.main import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_gives_every_person_the_expected_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 16
+    reasons = {line["reason"] for line in lines}
+    assert reasons >= {"ok", "status_amber", "status_red", "fever", "temperature_missing", "too_old",
+                       "expired", "key_revoked", "unknown_key", "bad_signature", "not_health_code", "malformed"}
+    assert {line["verdict"] for line in lines} == {"pass", "deny", "retry"}
+
+
+def test_demo_as_a_newcomer_runs_it() -> None:
+    done = subprocess.run([sys.executable, "-m", "kiosk", "demo"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "16 people, 0 unexpected verdicts" in done.stdout
+    assert re.search(r"^ 1  PASS", done.stdout, re.M)
+
+
+def _commands() -> list[str]:
+    names = []
+    parser = build_parser()
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        for name, sub in action.choices.items():
+            nested = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
+            if nested:
+                names += [f"kiosk {name} {child}" for child in nested[0].choices]
+            else:
+                names.append(f"kiosk {name}")
+    return names
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = _commands()
+    assert len(commands) >= 9
+    missing = [c for c in commands if f"`{c}" not in readme]
+    assert not missing, f"README lacks {missing}"
+
+
+def test_readme_quick_start_has_the_two_commands_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```\n(.*?)```", quick, re.S)
+    assert [b.strip() for b in blocks] == ["./run.sh demo", "./run.sh test"]
+    assert "./run.sh test" in (ROOT / ".ci" / "run").read_text()
