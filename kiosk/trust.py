@@ -6,6 +6,7 @@ checks what the bytes say.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from kiosk.healthcode import HealthCode
 from kiosk.status_list import StatusList
 
 PUBLIC_KEY_LENGTH = 32
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,9 @@ def parse_root(text: str) -> bytes:
     digits = text.strip()
     if len(digits) != 2 * PUBLIC_KEY_LENGTH:
         raise ValueError(f"expected one line of 64 hex digits, found {len(digits)} characters")
-    try:
-        return bytes.fromhex(digits)
-    except ValueError:
-        raise ValueError("expected one line of 64 hex digits, found other characters") from None
+    if not _HEX64.fullmatch(digits):  # bytes.fromhex alone would skip inner spaces
+        raise ValueError("expected one line of 64 hex digits, found other characters")
+    return bytes.fromhex(digits)
 
 
 def open_envelope(data: bytes, signers: Mapping[bytes, bytes], who: str) -> cose.Sign1:

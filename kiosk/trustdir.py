@@ -46,8 +46,11 @@ def load_roots(directory: Path) -> tuple[dict[bytes, bytes], list[str]]:
     warnings = []
     for path in sorted((directory / ROOTS).glob("*.pub")):
         try:
-            public = parse_root(_read(path).decode("ascii", errors="replace"))
-        except (ValueError, TrustFileError) as err:
+            public = parse_root(path.read_bytes().decode("ascii", errors="replace"))
+        except OSError as err:
+            warnings.append(f"{path}: cannot read: {err.strerror or err}; root ignored")
+            continue
+        except ValueError as err:
             warnings.append(f"{path}: {err}; root ignored")
             continue
         roots[cose.kid_of(public)] = public

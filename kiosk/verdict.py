@@ -85,7 +85,7 @@ class Verdict:
             "exp": code.exp if code else None,
             "kind": KIND_NAMES[code.kind] if code else None,
             "name": code.name if code else None,
-            "temperature": self.reading.celsius if self.reading else None,
+            "temperature": self.reading.celsius if self.reading and math.isfinite(self.reading.celsius) else None,
             "warnings": list(self.warnings),
         }
 

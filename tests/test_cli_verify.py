@@ -129,4 +129,4 @@ def test_image_without_a_code_or_not_an_image(capsys: pytest.CaptureFixture[str]
     text_file = tmp_path / "notes.png"
     text_file.write_text("hello")
     one_error_line(verify(capsys, "--trust", str(trust_dir), "--image", str(text_file)), "not a picture")
-    one_error_line(verify(capsys, "--trust", str(trust_dir), "--image", str(tmp_path / "gone.png")), "not a picture")
+    one_error_line(verify(capsys, "--trust", str(trust_dir), "--image", str(tmp_path / "gone.png")), "cannot read")

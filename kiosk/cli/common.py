@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,9 +48,12 @@ def seconds(text: str) -> float:
 
 def celsius(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a temperature in Celsius: {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):  # no thermometer reads NaN; and JSON could not show it
+        raise argparse.ArgumentTypeError(f"not a temperature in Celsius: {text!r}")
+    return value
 
 
 def new_command(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
@@ -76,5 +80,5 @@ def trust_dir_of(args: argparse.Namespace) -> Path:
 
 def print_json(obj: object) -> None:
     """One JSON object on one line, UTF-8 whatever the locale (masked names are Chinese)."""
-    sys.stdout.buffer.write(json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\n")
+    sys.stdout.buffer.write(json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n")
     sys.stdout.flush()

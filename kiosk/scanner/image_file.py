@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import zxingcpp
 
 
@@ -18,7 +19,12 @@ class ImageError(Exception):
 
 def read_texts(path: Path) -> list[str]:
     """Texts of all QR codes found in the picture at `path`, in the decoder's order."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    # Read the bytes ourselves: cv2.imread prints its own warning on stderr for a missing file.
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise ImageError(f"{path}: cannot read: {err.strerror or err}") from None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
     if image is None:
         raise ImageError(f"{path}: not a picture that can be read")
     results = zxingcpp.read_barcodes(

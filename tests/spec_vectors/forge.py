@@ -13,8 +13,9 @@ shape, ...).  The sentinel ``MISSING`` removes a field altogether.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import cbor2
 from nacl.signing import SigningKey, VerifyKey
@@ -218,9 +219,7 @@ def cose_sign1(
     """
     if protected_bstr is None:
         if protected_map is None:
-            protected_map = _drop_missing(
-                {1: alg, 4: signer.kid if kid is DEFAULT else kid}
-            )
+            protected_map = _drop_missing({1: alg, 4: signer.kid if kid is DEFAULT else kid})
             if protected_extra:
                 protected_map.update(protected_extra)
         protected_bstr = cbor2.dumps(protected_map)
@@ -296,7 +295,7 @@ def health_code(
     prefix: str = PREFIX,
     **cose_kw: Any,
 ) -> str:
-    """"PHC1:" + base45(COSE_Sign1(payload)).  payload may be a claims map
+    """ "PHC1:" + base45(COSE_Sign1(payload)).  payload may be a claims map
     (CBOR-encoded here), raw bytes, or any CBOR-encodable object."""
     if not isinstance(payload, (bytes, bytearray)):
         payload = cbor2.dumps(payload)
@@ -405,18 +404,14 @@ def write_trust_dir(
     if bundle_bytes is None and bundle is not None:
         if bundle_signer is None:
             raise ValueError("bundle_signer is required")
-        bundle_bytes = cose_sign1(
-            cbor2.dumps(dict(bundle)), bundle_signer, **(bundle_cose_kw or {})
-        )
+        bundle_bytes = cose_sign1(cbor2.dumps(dict(bundle)), bundle_signer, **(bundle_cose_kw or {}))
     if bundle_bytes is not None:
         (path / "trust.cose").write_bytes(bundle_bytes)
 
     if status_bytes is None and status is not None:
         if status_signer is None:
             raise ValueError("status_signer is required")
-        status_bytes = cose_sign1(
-            cbor2.dumps(dict(status)), status_signer, **(status_cose_kw or {})
-        )
+        status_bytes = cose_sign1(cbor2.dumps(dict(status)), status_signer, **(status_cose_kw or {}))
     if status_bytes is not None:
         (path / "status.cose").write_bytes(status_bytes)
     return path
