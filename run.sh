@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBS=(python3 python3-venv python3-dev)
+DEBS=(python3 python3-venv)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -58,6 +58,8 @@ def parse_config(text: str, source: Path | None = None) -> Config:
     trust = data.get("trust", {})
     if not isinstance(trust, dict) or set(trust) - {"dir"}:
         raise ConfigError(f"{where}[trust] takes only dir")
+    if "dir" in trust and not isinstance(trust["dir"], str):
+        raise ConfigError(f"{where}[trust] dir must be a path in quotes")
     trust_dir = Path(trust["dir"]) if "dir" in trust else default_trust_dir()
     if source is not None and not trust_dir.is_absolute():
         trust_dir = source.parent / trust_dir  # relative to the file, not to wherever the kiosk starts

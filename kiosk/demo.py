@@ -19,7 +19,7 @@ from kiosk.base45 import b45decode, b45encode
 from kiosk.fileio import write_atomically
 from kiosk.healthcode import AMBER, DYNAMIC, GREEN, PRINTED, RED
 from kiosk.issuer import KeyGrant, issue_code, sign_bundle, sign_status_list
-from kiosk.keyfiles import read_signing_key
+from kiosk.keyfiles import private_key_text, read_signing_key
 from kiosk.verdict import Reading
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "keys" / "demo"
@@ -45,7 +45,7 @@ def make_demo_keys(directory: Path) -> None:
     keys = {name: SigningKey.generate() for name in ("demo-root", "tianjin", "beijing", "shanghai-leaked")}
     for name, key in keys.items():
         (private / f"{name}.key").parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(private / f"{name}.key", bytes(key).hex().encode() + b"\n", mode=0o600)
+        write_atomically(private / f"{name}.key", private_key_text(key).encode(), mode=0o600)
     write_atomically(directory / "roots" / "demo-root.pub", bytes(keys["demo-root"].verify_key).hex().encode() + b"\n")
     grants = [KeyGrant(bytes(keys[n].verify_key), iss, JAN_2026, JAN_2036)
               for n, iss in (("tianjin", TIANJIN), ("beijing", BEIJING), ("shanghai-leaked", SHANGHAI))]

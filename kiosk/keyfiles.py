@@ -1,8 +1,10 @@
-"""Ed25519 key files: one line of 64 hex digits each.
+"""Ed25519 key files.
 
-A `.pub` file holds the 32-byte public key, the same format as the pinned
-roots of a trust directory; a `.key` file holds the 32-byte private seed and is
-created with mode 0600.
+A `.pub` file is one line of 64 hex digits, the 32-byte public key: the same
+format as the pinned roots of a trust directory. A `.key` file is a comment line
+that says it is private, then the 32-byte seed in 64 hex digits; it is created
+with mode 0600. The comment keeps one from being taken for the other: a
+private seed given as a `.pub` would otherwise be published in a trust bundle.
 """
 
 from __future__ import annotations
@@ -16,24 +18,38 @@ from kiosk.errors import KeyFileError
 from kiosk.fileio import write_new_private
 from kiosk.trust import parse_root
 
+PRIVATE_MARK = "# kiosk Ed25519 private key (seed): keep it secret, never copy it to a kiosk"
 
-def _read_hex32(path: Path, what: str) -> bytes:
+
+def private_key_text(key: SigningKey) -> str:
+    return f"{PRIVATE_MARK}\n{bytes(key).hex()}\n"
+
+
+def _read(path: Path, what: str) -> str:
     try:
-        text = path.read_text(encoding="ascii")
+        return path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as err:
         raise KeyFileError(f"{path}: cannot read the {what}: {err}") from None
-    try:
-        return parse_root(text)
-    except ValueError as err:
-        raise KeyFileError(f"{path}: not a {what}: {err}") from None
 
 
 def read_public_key(path: Path) -> bytes:
-    return _read_hex32(path, "public key")
+    text = _read(path, "public key")
+    if PRIVATE_MARK in text:
+        raise KeyFileError(f"{path}: this is a private key; give its .pub file")
+    try:
+        return parse_root(text)
+    except ValueError as err:
+        raise KeyFileError(f"{path}: not a public key: {err}") from None
 
 
 def read_signing_key(path: Path) -> SigningKey:
-    return SigningKey(_read_hex32(path, "private key"))
+    lines = _read(path, "private key").splitlines()
+    if not lines or lines[0].strip() != PRIVATE_MARK:
+        raise KeyFileError(f"{path}: not a private key made by kiosk keygen (a .pub file?)")
+    try:
+        return SigningKey(parse_root("\n".join(lines[1:])))
+    except ValueError as err:
+        raise KeyFileError(f"{path}: not a private key: {err}") from None
 
 
 def generate(prefix: Path) -> tuple[Path, Path, bytes]:
@@ -44,6 +60,6 @@ def generate(prefix: Path) -> tuple[Path, Path, bytes]:
             raise KeyFileError(f"{path} exists already; refusing to overwrite a key")
     key = SigningKey.generate()
     public = bytes(key.verify_key)
-    write_new_private(key_path, bytes(key).hex() + "\n")
+    write_new_private(key_path, private_key_text(key))
     pub_path.write_text(public.hex() + "\n", encoding="ascii")
     return key_path, pub_path, kid_of(public)

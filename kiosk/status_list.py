@@ -55,6 +55,8 @@ class StatusList:
                 raise ValueError("entries is missing or not an array")
             fields = {str(k): v for k, v in body.items()}
             fields["entries"] = build_index(entries)
+        if fields.get("type") == "trust":
+            raise ValueError('a trust bundle ("type": "trust") not signed by a pinned root')
         if fields.get("type") != "status":
             raise ValueError('"type" is not "status"')
         seq, iat, iss = fields.get("seq"), fields.get("iat"), fields.get("iss")

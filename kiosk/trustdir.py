@@ -149,6 +149,9 @@ def _import(data: bytes, directory: Path) -> Installed:
         raise ImportRefused(f"signed by kid {sign1.kid.hex()}, not a pinned root; "
                             "a status list needs a trust bundle installed first")
     bundle = _load_bundle(directory, roots)
+    if sign1.kid not in bundle.keys:
+        raise ImportRefused(f"signed by kid {sign1.kid.hex()}, which is neither a pinned root "
+                            "nor a key of the installed trust bundle")
     try:
         status = parse_status(data, bundle)
     except TrustFileError as err:

@@ -21,19 +21,37 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+# What datetime can show: 0001-01-01 to 9999-12-31, so every time can also be printed.
+EARLIEST, LATEST = -62135596800, 253402300799
+
+
 def moment(text: str) -> float:
     """Epoch seconds from `1767225600`, `2026-01-01T00:00:00Z`, `2026-01-01T08:00+08:00` or `2026-01-01`."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not epoch seconds nor an ISO 8601 time: {text!r}") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)  # a time without a zone is UTC, as codes are
+        value = parsed.timestamp()
+    # NaN would make every time check false, and so pass an expired code.
+    if not (math.isfinite(value) and EARLIEST <= value <= LATEST):
+        raise argparse.ArgumentTypeError(f"not a time between the years 1 and 9999: {text!r}")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number 0 or more (a seq is a CBOR uint)."""
     try:
-        parsed = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not epoch seconds nor an ISO 8601 time: {text!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)  # a time without a zone is UTC, as codes are
-    return parsed.timestamp()
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a whole number 0 or more: {text!r}")
+    return value
 
 
 def seconds(text: str) -> float:
@@ -41,8 +59,8 @@ def seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text!r}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more (and finite): {text!r}")
     return value
 
 

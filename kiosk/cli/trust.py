@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -12,6 +13,7 @@ from typing import Any
 
 from kiosk.cli.common import (
     add_trust_option,
+    count,
     moment,
     new_command,
     print_json,
@@ -33,7 +35,7 @@ def register(commands: Any) -> None:
 
     p = new_command(sub, "bundle", "build and sign a trust bundle (trust.cose) with a root key")
     p.add_argument("--root-key", type=Path, required=True, metavar="FILE", help="root private key (.key)")
-    p.add_argument("--seq", type=int, required=True, help="sequence number; must go up with every bundle")
+    p.add_argument("--seq", type=count, required=True, help="sequence number; must go up with every bundle")
     p.add_argument("--iat", type=moment, metavar="TIME", help="issued at (default now)")
     p.add_argument("--grant", action="append", default=[], type=_grant, metavar="PUB,ISS,NBF,EXP",
                    help="an issuer key: its .pub file, issuer, valid from, valid until (repeatable)")
@@ -45,7 +47,7 @@ def register(commands: Any) -> None:
     p = new_command(sub, "status-list", "build and sign a status list (status.cose) with an issuer key")
     p.add_argument("--key", type=Path, required=True, metavar="FILE", help="issuer private key (.key)")
     p.add_argument("--iss", required=True, help="the issuer the list speaks for")
-    p.add_argument("--seq", type=int, required=True, help="sequence number; must go up with every list")
+    p.add_argument("--seq", type=count, required=True, help="sequence number; must go up with every list")
     p.add_argument("--iat", type=moment, metavar="TIME", help="issued at (default now)")
     p.add_argument("--entry", action="append", default=[], type=_entry, metavar="SUBJECT:STATUS:SINCE",
                    help="subject as 32 hex digits, green|amber|red, time of the change (repeatable)")
@@ -77,7 +79,10 @@ def _grant(text: str) -> KeyGrant:
         pub = read_public_key(Path(parts[0]))
     except KioskError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
-    return KeyGrant(pub, parts[1], int(moment(parts[2])), int(moment(parts[3])))
+    nbf, exp = int(moment(parts[2])), int(moment(parts[3]))
+    if nbf > exp:
+        raise argparse.ArgumentTypeError(f"NBF {parts[2]} is after EXP {parts[3]}")
+    return KeyGrant(pub, parts[1], nbf, exp)
 
 
 def _kid(text: str) -> bytes:
@@ -93,7 +98,8 @@ def _kid(text: str) -> bytes:
 
 
 def _entry(text: str, sep: str = ":") -> tuple[bytes, int, int]:
-    parts = [p.strip() for p in text.split(sep)]
+    # After SUBJECT:STATUS: the rest is SINCE, which may be an ISO time with colons of its own.
+    parts = [p.strip() for p in (text.split(sep, 2) if sep == ":" else text.split(sep))]
     if len(parts) != 3:
         raise argparse.ArgumentTypeError(f"expected SUBJECT{sep}STATUS{sep}SINCE, got {text!r}")
     try:
@@ -121,6 +127,8 @@ def _csv_entries(path: Path) -> Iterator[tuple[bytes, int, int]]:
                     raise KioskError(f"{path}:{number}: {err}") from None
     except OSError as err:
         raise KioskError(f"{path}: cannot read: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise KioskError(f"{path}: not a UTF-8 text file") from None
 
 
 def run_bundle(args: argparse.Namespace) -> int:
@@ -147,7 +155,7 @@ def run_import(args: argparse.Namespace) -> int:
     state = "already installed" if done.unchanged else "installed"
     print(f"{done.kind} seq {done.seq} {state}: {done.path}")
     for warning in done.warnings:
-        print(f"warning: {warning}")
+        sys.stderr.write(f"warning: {warning}\n")
     return 0
 
 
@@ -157,7 +165,10 @@ def run_pin(args: argparse.Namespace) -> int:
 
 
 def _when(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (ValueError, OverflowError, OSError):  # signed by someone else: any integer may be there
+        return f"epoch {epoch}"
 
 
 def describe(store: TrustStore, now: float) -> dict[str, object]:
