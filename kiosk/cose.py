@@ -5,6 +5,7 @@ Used for health codes and for the trust files alike. Pure: bytes in, values out.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -58,6 +59,16 @@ def decode_sign1(data: bytes) -> Sign1:
         raise MalformedCode("payload is not a byte string")
     if type(signature) is not bytes or len(signature) != SIGNATURE_LENGTH:
         raise MalformedCode("signature is not 64 bytes")
+    return Sign1(protected, payload, signature, _kid_of_header(protected))
+
+
+@functools.lru_cache(maxsize=256)
+def _kid_of_header(protected: bytes) -> bytes:
+    """The kid of a protected header, which must say alg EdDSA.
+
+    Cached: an issuer writes the same header bytes into every code it signs,
+    so a checkpoint sees a handful of distinct headers all day.
+    """
     try:
         header = loads_one(protected)
     except ValueError as err:
@@ -70,7 +81,7 @@ def decode_sign1(data: bytes) -> Sign1:
     kid = header.get(4)
     if type(kid) is not bytes or len(kid) != KID_LENGTH:
         raise MalformedCode("kid in the protected header is not 8 bytes")
-    return Sign1(protected, payload, signature, kid)
+    return kid
 
 
 def _bstr_head(length: int) -> bytes:
