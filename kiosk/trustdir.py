@@ -131,20 +131,13 @@ def _import(data: bytes, directory: Path) -> Installed:
         raise ImportRefused(f"not a signed trust file ({err})") from None
     bundle_path, status_path = directory / BUNDLE, directory / STATUS
     if sign1.kid in roots:
-        try:
-            new = parse_bundle(data, roots)
-        except TrustFileError as err:
-            raise ImportRefused(err.problem) from None
-        old_seq, old_data = _installed(bundle_path, lambda raw: parse_bundle(raw, roots).seq, warnings)
-        same = _check_sequence("trust bundle", new.seq, data, old_seq, old_data)
-        if not same:
-            write_atomically(bundle_path, data)
+        seq, same = _install("trust bundle", bundle_path, data, lambda raw: parse_bundle(raw, roots).seq, warnings)
         if status_path.exists():
             try:
-                parse_status(_read(status_path), new)
+                parse_status(_read(status_path), parse_bundle(data, roots))
             except TrustFileError as err:
                 warnings.append(f"{status_path}: {err.problem} under the new bundle; import a newer status list")
-        return Installed("trust bundle", new.seq, bundle_path, same, tuple(warnings))
+        return Installed("trust bundle", seq, bundle_path, same, tuple(warnings))
     if not bundle_path.exists():
         raise ImportRefused(f"signed by kid {sign1.kid.hex()}, not a pinned root; "
                             "a status list needs a trust bundle installed first")
@@ -152,15 +145,22 @@ def _import(data: bytes, directory: Path) -> Installed:
     if sign1.kid not in bundle.keys:
         raise ImportRefused(f"signed by kid {sign1.kid.hex()}, which is neither a pinned root "
                             "nor a key of the installed trust bundle")
+    seq, same = _install("status list", status_path, data, lambda raw: parse_status(raw, bundle).seq, warnings)
+    return Installed("status list", seq, status_path, same, tuple(warnings))
+
+
+def _install(kind: str, path: Path, data: bytes, seq_of: Callable[[bytes], int],
+             warnings: list[str]) -> tuple[int, bool]:
+    """Verify `data`, check its seq against the installed file, write it; (seq, already there)."""
     try:
-        status = parse_status(data, bundle)
+        seq = seq_of(data)
     except TrustFileError as err:
         raise ImportRefused(err.problem) from None
-    old_seq, old_data = _installed(status_path, lambda raw: parse_status(raw, bundle).seq, warnings)
-    same = _check_sequence("status list", status.seq, data, old_seq, old_data)
+    old_seq, old_data = _installed(path, seq_of, warnings)
+    same = _check_sequence(kind, seq, data, old_seq, old_data)
     if not same:
-        write_atomically(status_path, data)
-    return Installed("status list", status.seq, status_path, same, tuple(warnings))
+        write_atomically(path, data)
+    return seq, same
 
 
 def _installed(
