@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBS=(python3 python3-venv)
+DEBS=(python3 python3-venv libzbar0)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -1,0 +1,56 @@
+"""The small interfaces of the scanner side: frames, frame sources, decoders, scans, code sources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]  # grayscale (H, W) or BGR (H, W, 3), as OpenCV gives them
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture from a frame source."""
+
+    image: Image
+    index: int  # counts up from 0 for each source
+    taken_at: float  # time.monotonic() when the source handed it over
+
+
+class FrameSource(Protocol):
+    """A camera, a video file, a stream or a folder of images."""
+
+    def read(self) -> Frame | None:
+        """The next frame; None when there is none now (the end of a file, a camera lost)."""
+
+    def close(self) -> None: ...
+
+
+class Decoder(Protocol):
+    def decode(self, image: Image) -> list[str]:
+        """Texts of the QR codes in `image`; an empty list when there is none. Never raises."""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A code read once, by whatever source: what the verifier gets."""
+
+    text: str
+    source: str  # "camera", "serial" or "keyboard"
+    seen_at: float  # epoch seconds
+    frame_at: float | None = None  # time.monotonic() of the frame that held it (camera only)
+
+
+ScanHandler = Callable[[Scan], None]
+
+
+class CodeSource(Protocol):
+    """Anything that produces scans in its own thread: the camera pipeline, a serial 2D scanner."""
+
+    def start(self, on_scan: ScanHandler) -> None: ...
+
+    def stop(self) -> None: ...
