@@ -555,10 +555,10 @@ def test_issue_with_every_option(run: Kiosk, site: Site, tmp_path: Path) -> None
     assert (code.iat, code.exp) == (1_779_926_400, 1_782_604_800)
     assert len(code.cti) == 12
 
-    from kiosk.scanner.image_file import read_texts
+    from kiosk.scanner.decoders import decode_file
 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert read_texts(png) == [text]
+    assert decode_file(png) == [text]
 
     verdict = run("verify", "--trust", site.trust, "--now", code.iat + 3600, text)
     assert (verdict.code, verdict.err) == (1, "")

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from kiosk import __version__
-from kiosk.cli import demo, issuing, trust, verify
+from kiosk.cli import decode, demo, issuing, scan, trust, verify
 from kiosk.cli.common import Parser
 from kiosk.errors import KioskError
 
-SUBCOMMAND_MODULES = (verify, issuing, trust, demo)
+SUBCOMMAND_MODULES = (verify, decode, scan, issuing, trust, demo)
 
 
 def build_parser() -> Parser:

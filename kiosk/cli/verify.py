@@ -42,13 +42,10 @@ def _text_of(args: argparse.Namespace) -> str:
     if args.image is not None:
         if args.text is not None:
             raise KioskError("give TEXT, - or --image FILE, not two of them")
-        from kiosk.scanner.image_file import (  # OpenCV loads only when needed
-            ImageError,
-            read_texts,
-        )
+        from kiosk.scanner.decoders import ImageError, decode_file  # OpenCV loads only when needed
 
         try:
-            texts = read_texts(args.image)
+            texts = decode_file(args.image)
         except ImageError as err:
             raise KioskError(str(err)) from None
         if not texts:

@@ -74,6 +74,11 @@ class CameraPipeline:
         return not any(t.is_alive() for t in self._threads)
 
     @property
+    def running(self) -> bool:
+        """False once stopped, or once a source that ends has had its last frame decoded."""
+        return any(t.is_alive() for t in self._threads)
+
+    @property
     def stats(self) -> PipelineStats:
         times = sorted(self._decode_ms)
         return PipelineStats(self._frames, self._decoded, self._dropped, self._scans,
