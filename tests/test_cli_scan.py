@@ -84,3 +84,28 @@ def test_scan_a_serial_scanner_until_interrupted(trust_dir: Path) -> None:
             process.stdout.close()
         os.close(master)
         os.close(slave)
+
+
+def test_decode_prints_one_line_a_file_and_goes_on_past_bad_ones(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    text = fresh()
+    cv2.imwrite(str(tmp_path / "code.png"), render_frame(text, LOOK, 1))
+    cv2.imwrite(str(tmp_path / "empty.jpg"), render_frame(None, LOOK, 2))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    names = [str(tmp_path / n) for n in ("code.png", "broken.png", "empty.jpg")]
+    assert main(["decode", *names]) == 2  # one file could not be read
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(x["file"], x["texts"]) for x in lines] == [(names[0], [text]), (names[2], [])]
+    assert all(isinstance(x["ms"], float) and x["ms"] >= 0 for x in lines)
+    assert err.count("\n") == 1 and "broken.png: not a picture" in err
+
+
+def test_decode_finds_nothing_and_still_succeeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "wall.png"), render_frame(None, LOOK, 3))
+    assert main(["decode", str(tmp_path / "wall.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["texts"] == []
