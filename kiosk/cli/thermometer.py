@@ -1,0 +1,120 @@
+"""`kiosk thermometer simulate|probe`: play a device on a pty; read a real one, for installers."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kiosk.cli.common import new_command, print_json, seconds
+from kiosk.errors import KioskError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def register(commands: Any) -> None:
+    from kiosk.thermometer.protocols import PROTOCOLS
+    from kiosk.thermometer.simulator import SCRIPTS
+
+    group = new_command(commands, "thermometer", "serial infrared thermometers: simulate one, probe one")
+    sub = group.add_subparsers(dest="thermometer_command", metavar="ACTION", required=True)
+
+    p = new_command(sub, "simulate", "open a pseudo-terminal that answers like the device; prints its path")
+    _protocol_options(p, PROTOCOLS)
+    p.add_argument("--script", choices=sorted(SCRIPTS), default="steady", help="what the temperature does")
+    p.add_argument("--link", type=Path, metavar="PATH", help="also make PATH a symlink to the pty (a stable name)")
+    p.add_argument("--no-wire-delay", action="store_true", help="answer at once instead of at the baud rate")
+    p.set_defaults(run=run_simulate)
+
+    p = new_command(sub, "probe", "read a thermometer: one JSON line per reading")
+    p.add_argument("--port", required=True, metavar="URL", help="pyserial URL: /dev/ttyUSB0, socket://..., spy://...")
+    _protocol_options(p, PROTOCOLS)
+    p.add_argument("--count", type=int, default=5, metavar="N", help="readings to print (default 5, 0: forever)")
+    p.add_argument("--timeout", type=seconds, default=5.0, metavar="S", help="give up after S s with no reading")
+    p.add_argument("--offset", type=float, default=None, help="compensation added to the skin reading (default 2.5)")
+    p.set_defaults(run=run_probe)
+
+
+def _protocol_options(p: argparse.ArgumentParser, protocols: tuple[str, ...]) -> None:
+    p.add_argument("--protocol", required=True, choices=protocols)
+    p.add_argument("--baudrate", type=int, default=9600)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", type=_option,
+                   help='a protocol option, value in TOML: --set template="T={object}" --set slave=3 (repeatable)')
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word is a string: --set template=T={object}
+    return key.strip(), parsed
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    return dict(args.set)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from kiosk.thermometer.simulator import Simulator
+
+    try:
+        simulator = Simulator(args.protocol, _options(args), args.script, baudrate=args.baudrate,
+                              emulate_baud=not args.no_wire_delay, link=args.link)
+    except ValueError as err:
+        raise KioskError(str(err)) from None
+    path = simulator.start()
+    print(path, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    return 0
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from kiosk.thermometer.compensation import Compensation
+    from kiosk.thermometer.poller import ThermometerPoller
+    from kiosk.thermometer.protocols import make_driver
+
+    try:
+        driver = make_driver(args.protocol, _options(args))
+    except ValueError as err:
+        raise KioskError(str(err)) from None
+    compensation = Compensation() if args.offset is None else Compensation(offset=args.offset)
+    poller = ThermometerPoller(args.port, driver, baudrate=args.baudrate, compensation=compensation,
+                               reconnect_every=0.5)
+    poller.start()
+    printed, last = 0, None
+    deadline = time.monotonic() + args.timeout
+    try:
+        while args.count == 0 or printed < args.count:
+            measurement = poller.latest()
+            if measurement is not None and measurement is not last:
+                last, printed = measurement, printed + 1
+                deadline = time.monotonic() + args.timeout
+                print_json({"celsius": measurement.reading.celsius, "raw": measurement.sample.object_c,
+                            "ambient": measurement.sample.ambient_c, "taken_at": measurement.reading.taken_at})
+            elif time.monotonic() > deadline:
+                state = poller.state
+                why = state.last_error or f"{state.status}, {state.missed_polls} polls unanswered"
+                raise KioskError(f"no reading from {args.port} in {args.timeout:g} s ({why})")
+            time.sleep(0.005)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        poller.stop()
+    return 0
