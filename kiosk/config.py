@@ -9,7 +9,8 @@
     accept_printed = true
     fever_threshold = 37.3
 
-Found by `--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
+plus [thermometer] and [scanner] (see kiosk/devices_config.py). Found by
+`--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.devices_config import ScannerConfig, ThermometerConfig, parse_scanner, parse_thermometer
 from kiosk.errors import ConfigError
 from kiosk.policy import Policy
 
@@ -27,7 +29,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
     import tomli as tomllib
 
-KNOWN_SECTIONS = {"trust", "policy"}
+KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner"}
 
 
 def default_trust_dir() -> Path:
@@ -43,6 +45,8 @@ class Config:
     trust_dir: Path = field(default_factory=default_trust_dir)
     policy: Policy = field(default_factory=Policy)
     source: Path | None = None  # the file it was read from, for messages
+    thermometer: ThermometerConfig | None = None  # None: no thermometer (a bus)
+    scanner: ScannerConfig = field(default_factory=ScannerConfig)
 
 
 def parse_config(text: str, source: Path | None = None) -> Config:
@@ -68,9 +72,11 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         raise ConfigError(f"{where}[policy] must be a table")
     try:
         policy = Policy().with_values(policy_table)
+        thermometer = parse_thermometer(data["thermometer"]) if "thermometer" in data else None
+        scanner = parse_scanner(data.get("scanner", {}))
     except ConfigError as err:
         raise ConfigError(f"{where}{err}") from None
-    return Config(trust_dir, policy, source)
+    return Config(trust_dir, policy, source, thermometer, scanner)
 
 
 def load_config(path: Path | None) -> Config:

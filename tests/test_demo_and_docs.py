@@ -60,3 +60,14 @@ def test_readme_quick_start_has_the_two_commands_ci_runs() -> None:
     blocks = re.findall(r"```\n(.*?)```", quick, re.S)
     assert [b.strip() for b in blocks] == ["./run.sh demo", "./run.sh test"]
     assert "./run.sh test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_config_example_is_a_valid_config() -> None:
+    from kiosk.config import parse_config
+
+    readme = (ROOT / "README.md").read_text()
+    example = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert len(example) == 1
+    config = parse_config(example[0])
+    assert config.thermometer is not None and config.thermometer.protocol == "gy906"
+    assert config.scanner.camera == "0" and config.policy.fever_threshold == 37.3

@@ -2,8 +2,9 @@
 
 For installers checking a device, and for scripted checkpoints: one JSON line
 per scan (the verdict of `kiosk verify` plus where it came from and how long
-it took from the frame to the verdict). Runs until the video or folder ends,
-or until Ctrl-C.
+it took from the frame to the verdict). With a [thermometer] in the config,
+each scan takes the highest reading of the last few seconds and a temperature
+is required. Runs until the video or folder ends, or until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from __future__ import annotations
 import argparse
 import queue
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, seconds, trust_dir_of
+from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.scanner.types import CodeSource, Scan
 from kiosk.trustdir import load_trust_dir
 from kiosk.verdict import decide
+
+if TYPE_CHECKING:
+    from kiosk.thermometer.poller import ThermometerPoller
 
 
 def register(commands: Any) -> None:
@@ -27,41 +32,65 @@ def register(commands: Any) -> None:
                    help="camera index (0), device (/dev/video0), video file, folder of pictures, "
                         "image sequence (frames/%%04d.png) or stream URL")
     p.add_argument("--serial", metavar="URL", help="a 2D barcode scanner in USB serial mode (pyserial URL)")
-    p.add_argument("--baudrate", type=int, default=9600)
+    p.add_argument("--baudrate", type=int, help="of the serial scanner (default 9600)")
     p.add_argument("--width", type=int, help="ask the camera for this resolution")
     p.add_argument("--height", type=int)
     p.add_argument("--fps", type=float, help="ask the camera for this frame rate")
     p.add_argument("--realtime", action="store_true", help="play a video file at its own frame rate")
-    p.add_argument("--holdoff", type=seconds, default=5.0, metavar="S",
+    p.add_argument("--holdoff", type=seconds, metavar="S",
                    help="the same code is a new scan only after S seconds out of sight (default 5)")
     p.set_defaults(run=run)
 
 
-def _sources(args: argparse.Namespace) -> list[CodeSource]:
+def _sources(args: argparse.Namespace, config: Config) -> list[CodeSource]:
+    """The code sources the options name, else those of the config's [scanner] section."""
+    wanted = config.scanner
+    camera, serial_url = args.camera, args.serial
+    if camera is None and serial_url is None:
+        camera, serial_url = wanted.camera, wanted.serial
+    holdoff = args.holdoff if args.holdoff is not None else wanted.holdoff
     sources: list[CodeSource] = []
-    if args.camera is not None:
+    if camera is not None:
         from kiosk.scanner.decoders import ChainDecoder
         from kiosk.scanner.frames import open_source
         from kiosk.scanner.pipeline import CameraPipeline
 
-        frames = open_source(args.camera, width=args.width, height=args.height, fps=args.fps, pace=args.realtime)
+        frames = open_source(camera, width=args.width or wanted.width, height=args.height or wanted.height,
+                             fps=args.fps or wanted.fps, pace=args.realtime)
         # A camera never waits for the decoder; a file played as fast as it decodes loses no frame.
         latest_wins = bool(getattr(frames, "live", False) or args.realtime)
-        sources.append(CameraPipeline(frames, ChainDecoder(), holdoff=args.holdoff, latest_wins=latest_wins))
-    if args.serial is not None:
+        sources.append(CameraPipeline(frames, ChainDecoder(), holdoff=holdoff, latest_wins=latest_wins))
+    if serial_url is not None:
         from kiosk.scanner.serial_scanner import SerialScanner
 
-        sources.append(SerialScanner(args.serial, baudrate=args.baudrate))
+        sources.append(SerialScanner(serial_url, baudrate=args.baudrate or wanted.serial_baudrate))
     if not sources:
-        raise KioskError("give --camera SOURCE and/or --serial URL")
+        raise KioskError("give --camera SOURCE and/or --serial URL, or a [scanner] section in the config")
     return sources
 
 
+def _thermometer(config: Config) -> ThermometerPoller | None:
+    settings = config.thermometer
+    if settings is None:
+        return None
+    from kiosk.thermometer.poller import ThermometerPoller
+    from kiosk.thermometer.protocols import make_driver
+
+    return ThermometerPoller(settings.port, make_driver(settings.protocol, settings.options),
+                             baudrate=settings.baudrate, interval=settings.interval,
+                             compensation=settings.compensation)
+
+
 def run(args: argparse.Namespace) -> int:
-    policy = config_of(args).policy
+    config = config_of(args)
     trust = load_trust_dir(trust_dir_of(args))
+    thermometer = _thermometer(config)
+    # With a thermometer at the door a temperature is required; without one (a bus) it is not.
+    policy = config.policy.with_values({"require_temperature": True}) if thermometer else config.policy
     scans: queue.Queue[Scan] = queue.Queue()
-    sources = _sources(args)
+    sources = _sources(args, config)
+    if thermometer is not None:
+        thermometer.start()
     for source in sources:
         source.start(scans.put)
     try:
@@ -72,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
                 if _all_ended(sources):
                     break
                 continue
-            verdict = decide(scan.text, trust, policy, None, time.time())
+            now = time.time()
+            reading = thermometer.reading_at(now, policy.reading_window) if thermometer else None
+            verdict = decide(scan.text, trust, policy, reading, now)
             latency = None if scan.frame_at is None else round((time.monotonic() - scan.frame_at) * 1000, 2)
             print_json({**verdict.as_dict(), "source": scan.source, "ms": latency})
     except KeyboardInterrupt:
@@ -80,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for source in sources:
             source.stop()
+        if thermometer is not None:
+            thermometer.stop()
     return 0
 
 

@@ -1,0 +1,128 @@
+"""`kiosk doctor`: check what the configuration names, for installers. Exit 0 when nothing failed."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, trust_dir_of
+from kiosk.config import Config
+from kiosk.errors import KioskError
+
+Check = tuple[str, str, str]  # (result "ok" | "warn" | "fail", what, detail)
+
+
+def register(commands: Any) -> None:
+    p = new_command(commands, "doctor", "check the config, trust data, decoders, camera, scanner and thermometer")
+    add_trust_option(p)
+    p.add_argument("--json", action="store_true", help="one JSON line per check")
+    p.add_argument("--wait", type=float, default=3.0, metavar="S", help="how long to wait for each device")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_of(args)
+        checks: list[Check] = [("ok", "config", str(config.source or "built-in defaults"))]
+    except KioskError as err:
+        config, checks = Config(), [("fail", "config", str(err))]
+    steps: list[Callable[[], Check]] = [lambda: _trust(args), _decoders,
+                                        lambda: _camera(config, args.wait), lambda: _serial_scanner(config),
+                                        lambda: _thermometer(config, args.wait)]
+    for step in steps:
+        try:
+            checks.append(step())
+        except Exception as err:  # a check that breaks is a failed check, never a crash
+            checks.append(("fail", getattr(step, "__name__", "check"), f"{type(err).__name__}: {err}"))
+    for result, what, detail in checks:
+        if args.json:
+            print_json({"result": result, "check": what, "detail": detail})
+        else:
+            print(f"{result.upper():<5} {what:<12} {detail}")
+    return 1 if any(result == "fail" for result, _, _ in checks) else 0
+
+
+def _trust(args: argparse.Namespace) -> Check:
+    from kiosk.trustdir import load_trust_dir
+
+    directory = trust_dir_of(args)
+    try:
+        store = load_trust_dir(directory)
+    except KioskError as err:
+        return "fail", "trust", str(err)
+    age_h = (time.time() - store.bundle.iat) / 3600
+    entries = f", status list {len(store.status):,} entries" if store.status else ", no status list"
+    detail = f"{directory}: bundle seq {store.bundle.seq}, {len(store.bundle.keys)} keys, {age_h:.0f} h old{entries}"
+    if store.warnings:
+        return "warn", "trust", detail + "; " + "; ".join(store.warnings)
+    return ("warn" if age_h > 24 else "ok"), "trust", detail
+
+
+def _decoders() -> Check:
+    import zxingcpp  # noqa: F401
+    from pyzbar import pyzbar  # type: ignore[import-untyped]  # fails here without Debian's libzbar0
+
+    _ = pyzbar.decode
+    return "ok", "decoders", "zxing-cpp, pyzbar (libzbar0)"
+
+
+def _camera(config: Config, wait: float) -> Check:
+    scanner = config.scanner
+    if scanner.camera is None:
+        return "ok", "camera", "none configured"
+    from kiosk.scanner.frames import open_source
+
+    source = open_source(scanner.camera, width=scanner.width, height=scanner.height, fps=scanner.fps,
+                         reconnect_every=wait)
+    deadline = time.monotonic() + wait
+    try:
+        while time.monotonic() < deadline:
+            frame = source.read()
+            if frame is not None:
+                height, width = frame.image.shape[:2]
+                return "ok", "camera", f"{scanner.camera}: {width}x{height}"
+            if getattr(source, "state", "") == "ended":
+                break
+            time.sleep(0.05)
+    finally:
+        source.close()
+    return "fail", "camera", f"{scanner.camera}: no frame in {wait:g} s"
+
+
+def _serial_scanner(config: Config) -> Check:
+    if config.scanner.serial is None:
+        return "ok", "2D scanner", "none configured"
+    import serial  # type: ignore[import-untyped]
+
+    try:
+        serial.serial_for_url(config.scanner.serial, baudrate=config.scanner.serial_baudrate, timeout=0.1).close()
+    except Exception as err:
+        return "fail", "2D scanner", f"{config.scanner.serial}: {err}"
+    return "ok", "2D scanner", f"{config.scanner.serial}: opens"
+
+
+def _thermometer(config: Config, wait: float) -> Check:
+    settings = config.thermometer
+    if settings is None:
+        return "ok", "thermometer", "none configured: no temperature required"
+    from kiosk.thermometer.poller import ThermometerPoller
+    from kiosk.thermometer.protocols import make_driver
+
+    poller = ThermometerPoller(settings.port, make_driver(settings.protocol, settings.options),
+                               baudrate=settings.baudrate, interval=settings.interval,
+                               compensation=settings.compensation)
+    poller.start()
+    try:
+        deadline = time.monotonic() + wait
+        while poller.latest() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        poller.stop()
+    state, latest = poller.state, poller.latest()
+    if latest is None:
+        return "fail", "thermometer", (f"{settings.port} ({settings.protocol}): {state.status}, "
+                                       f"{state.last_error or f'{state.missed_polls} polls unanswered'}")
+    return "ok", "thermometer", (f"{settings.port} ({settings.protocol}): {latest.reading.celsius:.2f} °C "
+                                 f"(raw {latest.sample.object_c:.2f}), {state.errors} bad frames")
