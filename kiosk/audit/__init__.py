@@ -1,0 +1,1 @@
+"""The audit log: every verdict and manual registration, durable, chained, private."""
