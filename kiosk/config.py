@@ -9,7 +9,8 @@
     accept_printed = true
     fever_threshold = 37.3
 
-plus [thermometer] and [scanner] (see kiosk/devices_config.py). Found by
+plus [thermometer] and [scanner] (kiosk/devices_config.py) and [log]
+(kiosk/audit/settings.py). Found by
 `--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
 """
 
@@ -20,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.audit.settings import LogConfig, parse_log
 from kiosk.devices_config import ScannerConfig, ThermometerConfig, parse_scanner, parse_thermometer
 from kiosk.errors import ConfigError
 from kiosk.policy import Policy
@@ -29,7 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
     import tomli as tomllib
 
-KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner"}
+KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log"}
 
 
 def default_trust_dir() -> Path:
@@ -47,6 +49,7 @@ class Config:
     source: Path | None = None  # the file it was read from, for messages
     thermometer: ThermometerConfig | None = None  # None: no thermometer (a bus)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
+    log: LogConfig | None = None  # None: no audit log (kiosk verify without --log)
 
 
 def parse_config(text: str, source: Path | None = None) -> Config:
@@ -74,9 +77,10 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         policy = Policy().with_values(policy_table)
         thermometer = parse_thermometer(data["thermometer"]) if "thermometer" in data else None
         scanner = parse_scanner(data.get("scanner", {}))
+        log = parse_log(data["log"], source.parent if source else None) if "log" in data else None
     except ConfigError as err:
         raise ConfigError(f"{where}{err}") from None
-    return Config(trust_dir, policy, source, thermometer, scanner)
+    return Config(trust_dir, policy, source, thermometer, scanner, log)
 
 
 def load_config(path: Path | None) -> Config:

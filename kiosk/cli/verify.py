@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from kiosk.cli.common import (
@@ -19,7 +20,7 @@ from kiosk.cli.common import (
 )
 from kiosk.errors import KioskError
 from kiosk.trustdir import load_trust_dir
-from kiosk.verdict import Reading, decide
+from kiosk.verdict import Reading, Verdict, decide
 
 EXIT_CODES = {"pass": 0, "deny": 1, "retry": 3}
 
@@ -34,6 +35,7 @@ def register(commands: Any) -> None:
     p.add_argument("--skew", type=seconds, metavar="S", help="clock skew forgiven (default 120)")
     p.add_argument("--no-printed", action="store_true", help="refuse printed (paper) codes")
     p.add_argument("--image", metavar="FILE", help="read the code from a picture")
+    p.add_argument("--log", type=Path, metavar="DB", help="append the verdict to this audit log before printing it")
     p.add_argument("text", nargs="?", metavar="TEXT", help="the QR text, or - to read it from standard input")
     p.set_defaults(run=run)
 
@@ -74,7 +76,34 @@ def run(args: argparse.Namespace) -> int:
     now = args.now if args.now is not None else time.time()
     reading = Reading(args.temperature, now) if args.temperature is not None else None
     verdict = decide(text, trust, policy, reading, now)
-    print_json(verdict.as_dict())
-    for warning in trust.warnings:
+    shown = verdict.as_dict()
+    if args.log is not None:
+        shown = _record(args, verdict, now)
+    print_json(shown)
+    for warning in shown["warnings"]:  # type: ignore[attr-defined]
         sys.stderr.write(f"warning: {warning}\n")
-    return EXIT_CODES[verdict.verdict]
+    return EXIT_CODES[str(shown["verdict"])]
+
+
+def _record(args: argparse.Namespace, verdict: Verdict, now: float) -> dict[str, object]:
+    """Append the verdict to the audit log first; if that fails, say so (or refuse, if the site says)."""
+    from kiosk.audit.recorder import Recorder
+    from kiosk.audit.settings import LogConfig, subject_secret
+    from kiosk.audit.store import AuditLog, LogWriteError
+
+    configured = config_of(args).log
+    settings = LogConfig(args.log) if configured is None else LogConfig(**{**configured.__dict__, "path": args.log})
+    try:
+        audit = AuditLog(settings.path)
+    except LogWriteError as err:
+        shown, refused = verdict.as_dict(), settings.on_failure == "deny" and verdict.verdict == "pass"
+        shown["warnings"] = [*verdict.warnings, f"audit log not written: {err}"]
+    else:
+        try:
+            recorded, refused = Recorder(audit, settings, subject_secret(settings)).record(verdict, now)
+        finally:
+            audit.close()
+        shown = recorded.as_dict()
+    if refused:  # the site refuses entry while it cannot keep a record (an extension of spec section 5)
+        shown.update(verdict="deny", reason="log_unavailable")
+    return shown

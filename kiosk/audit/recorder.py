@@ -1,0 +1,53 @@
+"""Writing each verdict to the log before it is shown, and what happens when the log cannot be written."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from kiosk.audit.events import Event, scan_event
+from kiosk.audit.settings import LogConfig
+from kiosk.audit.store import AuditLog, LogWriteError
+from kiosk.verdict import Verdict
+
+log = logging.getLogger(__name__)
+LOG_DOWN = "audit log not written"
+
+
+class Recorder:
+    """Commits an event per verdict; on failure keeps deciding and says so, or refuses entry if configured."""
+
+    def __init__(self, audit: AuditLog, settings: LogConfig, secret: bytes | None) -> None:
+        self.audit, self.settings, self.secret = audit, settings, secret
+        self.last_error: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_error is None
+
+    def record(self, verdict: Verdict, at: float) -> tuple[Verdict, bool]:
+        """(the verdict to show, whether it refuses entry because the log is down)."""
+        event = scan_event(verdict, at=at, site=self.settings.site, lane=self.settings.lane,
+                           device=self.settings.device, secret=self.secret)
+        try:
+            self.audit.append(event)
+        except LogWriteError as err:
+            if self.last_error is None:
+                log.error("%s", err)
+            self.last_error = str(err)
+            shown = replace(verdict, warnings=(*verdict.warnings, f"{LOG_DOWN}: {err}"))
+            return shown, self.settings.on_failure == "deny" and verdict.verdict == "pass"
+        if self.last_error is not None:
+            log.warning("audit log writable again")
+        self.last_error = None
+        return verdict, False
+
+    def manual(self, details: dict[str, object], *, at: float, temperature: float | None, operator: str) -> Event:
+        """A person registered by hand; raises LogWriteError (staff must know it was not kept)."""
+        unknown = sorted(set(details) - set(self.settings.manual_fields))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; this site records "
+                             f"{', '.join(self.settings.manual_fields)}")
+        return self.audit.append(Event(self.audit.next_id(at), at, "manual", site=self.settings.site,
+                                       lane=self.settings.lane, device=self.settings.device,
+                                       temperature=temperature, operator=operator, details=details))

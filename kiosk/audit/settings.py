@@ -1,0 +1,97 @@
+"""The [log] section of the configuration file, and the subject secret.
+
+    [log]
+    path = "/var/lib/kiosk/audit.db"
+    site = "Joy City, gate 2"
+    lane = "2"                  # a lane, a gate, or a vehicle / route id on a bus
+    device = "kiosk-07"
+    secret_file = "/etc/kiosk/subject.key"   # the authority's HMAC key for subject references (hex)
+    raw_subject = false         # true: store raw subject ids, where the authority requires it
+    retention_days = 28
+    on_failure = "continue"     # or "deny": refuse entry while the log cannot be written
+    language = "zh"             # export headers and report: zh or en
+    manual_fields = ["name", "phone", "id_last4"]   # what a volunteer records for a person without a code
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import ConfigError
+from kiosk.fileio import write_new_private
+
+TYPES: dict[str, tuple[type, ...]] = {
+    "path": (str,), "site": (str,), "lane": (str,), "device": (str,), "secret_file": (str,), "raw_subject": (bool,),
+    "retention_days": (int, float), "on_failure": (str,), "language": (str,), "manual_fields": (list,),
+}
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    path: Path
+    site: str = ""
+    lane: str = ""
+    device: str = ""
+    secret_file: Path | None = None
+    raw_subject: bool = False
+    retention_days: float = 28.0
+    on_failure: str = "continue"
+    language: str = "zh"
+    manual_fields: tuple[str, ...] = field(default=("name", "phone", "id_last4"))
+
+
+def parse_log(table: Mapping[str, Any], base: Path | None) -> LogConfig:
+    if not isinstance(table, Mapping):
+        raise ConfigError("[log] must be a table")
+    if unknown := sorted(set(table) - set(TYPES)):
+        raise ConfigError(f"[log] unknown setting(s): {', '.join(unknown)}; known: {', '.join(TYPES)}")
+    for key, value in table.items():
+        if not isinstance(value, TYPES[key]) or (isinstance(value, bool) and bool not in TYPES[key]):
+            raise ConfigError(f"[log] {key} has the wrong type: {value!r}")
+    if "path" not in table:
+        raise ConfigError("[log] needs path")
+    if table.get("on_failure", "continue") not in ("continue", "deny"):
+        raise ConfigError('[log] on_failure is "continue" or "deny"')
+    if table.get("language", "zh") not in ("zh", "en"):
+        raise ConfigError('[log] language is "zh" or "en"')
+    if table.get("retention_days", 28) <= 0:
+        raise ConfigError("[log] retention_days must be above 0")
+    fields_ = table.get("manual_fields", ["name", "phone", "id_last4"])
+    if not all(isinstance(f, str) and f for f in fields_):
+        raise ConfigError("[log] manual_fields is a list of names")
+
+    def resolve(value: str) -> Path:
+        path = Path(value)
+        return base / path if base is not None and not path.is_absolute() else path
+
+    values = dict(table)
+    values["path"] = resolve(table["path"])
+    values["secret_file"] = resolve(table["secret_file"]) if "secret_file" in table else None
+    values["manual_fields"] = tuple(fields_)
+    values["retention_days"] = float(table.get("retention_days", 28))
+    return LogConfig(**values)
+
+
+def subject_secret(config: LogConfig) -> bytes | None:
+    """The HMAC key for subject references; None when the site stores raw ids.
+
+    Without a secret_file the kiosk makes its own key next to the log (0600) on
+    first start: visits then link on this kiosk only, until the authority's key
+    is installed.
+    """
+    if config.raw_subject:
+        return None
+    path = config.secret_file or config.path.with_name(config.path.name + ".subject-key")
+    if config.secret_file is None and not path.exists():
+        write_new_private(path, os.urandom(32).hex() + "\n")
+    try:
+        secret = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ConfigError(f"{path}: cannot read the subject secret (hex): {err}") from None
+    if len(secret) < 16:
+        raise ConfigError(f"{path}: the subject secret must be at least 16 bytes (32 hex digits)")
+    return secret

@@ -1,0 +1,145 @@
+"""`kiosk log verify|export|report|purge|register`: the audit log, for site managers and volunteers."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.audit.recorder import Recorder
+from kiosk.audit.settings import LogConfig, subject_secret
+from kiosk.audit.store import AuditLog
+from kiosk.cli.common import celsius, config_of, moment, new_command, print_json
+from kiosk.errors import KioskError
+
+
+def register(commands: Any) -> None:
+    group = new_command(commands, "log", "the audit log: verify, export, report, purge, register a person by hand")
+    sub = group.add_subparsers(dest="log_command", metavar="ACTION", required=True)
+
+    p = _command(sub, "verify", "walk the hash chain; name the first broken or missing event")
+    p.set_defaults(run=run_verify)
+
+    p = _command(sub, "export", "write events to CSV (Excel-ready), JSONL or XLSX")
+    p.add_argument("--format", choices=("csv", "jsonl", "xlsx"), default="csv")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument("--since", type=moment, metavar="TIME")
+    p.add_argument("--until", type=moment, metavar="TIME")
+    p.add_argument("--verdict", choices=("pass", "deny", "retry"))
+    p.add_argument("--language", choices=("zh", "en"), help="headers (default: [log] language, else zh)")
+    p.set_defaults(run=run_export)
+
+    p = _command(sub, "report", "one self-contained HTML page with charts for a day")
+    p.add_argument("--day", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD", help="default: today")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    p.add_argument("--language", choices=("zh", "en"))
+    p.set_defaults(run=run_report)
+
+    p = _command(sub, "purge", "delete events older than the retention (default: [log] retention_days, 28)")
+    p.add_argument("--days", type=float, metavar="N")
+    p.set_defaults(run=run_purge)
+
+    p = _command(sub, "register", "record a person without a code, by hand")
+    p.add_argument("--field", action="append", default=[], metavar="NAME=VALUE", type=_field,
+                   help="a field the site records, e.g. name=张三 phone=13800000000 (repeatable)")
+    p.add_argument("--temperature", type=celsius, metavar="CELSIUS")
+    p.add_argument("--operator", required=True, help="who registered the person")
+    p.set_defaults(run=run_register)
+
+
+def _command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    p = new_command(sub, name, help)
+    p.add_argument("--log", type=Path, metavar="DB", help="the log file (default: [log] path of the config)")
+    return p
+
+
+def _field(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key, value
+
+
+def _settings(args: argparse.Namespace) -> LogConfig:
+    configured = config_of(args).log
+    if args.log is not None:
+        return LogConfig(args.log) if configured is None else LogConfig(**{**configured.__dict__, "path": args.log})
+    if configured is None:
+        raise KioskError("no audit log: give --log DB or a [log] section in the config")
+    return configured
+
+
+def _open(args: argparse.Namespace, *, must_exist: bool = True) -> tuple[AuditLog, LogConfig]:
+    settings = _settings(args)
+    if must_exist and not settings.path.exists():
+        raise KioskError(f"{settings.path}: no such audit log")
+    return AuditLog(settings.path), settings
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    audit, _ = _open(args)
+    try:
+        report = audit.verify()
+    finally:
+        audit.close()
+    if report.ok:
+        print(f"ok: {report.events:,} events, the chain verifies")
+        return 0
+    where = f"at event {report.first_bad}" if report.first_bad else "at the end"
+    print(f"BROKEN {where}: {report.problem} ({report.events:,} events verified before it)")
+    return 1
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from kiosk.audit.export import export
+
+    audit, settings = _open(args)
+    try:
+        rows = export(audit, args.out, args.format, since=args.since, until=args.until, verdict=args.verdict,
+                      language=args.language or settings.language, progress=True)
+    finally:
+        audit.close()
+    print(f"{rows:,} events written to {args.out}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from kiosk.audit.report import report
+
+    audit, settings = _open(args)
+    try:
+        report(audit, args.day or date.today(), args.out, language=args.language or settings.language,
+               site_name=settings.site or None)
+    finally:
+        audit.close()
+    print(f"report written to {args.out}")
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    audit, settings = _open(args)
+    days = args.days if args.days is not None else settings.retention_days
+    now = time.time()
+    try:
+        deleted = audit.purge(now - days * 86400, at=now, operator="kiosk log purge")
+    finally:
+        audit.close()
+    cutoff = datetime.fromtimestamp(now - days * 86400).strftime("%Y-%m-%d %H:%M")
+    print(f"{deleted:,} events older than {cutoff} purged (the purge itself is logged)")
+    return 0
+
+
+def run_register(args: argparse.Namespace) -> int:
+    audit, settings = _open(args, must_exist=False)
+    try:
+        recorder = Recorder(audit, settings, subject_secret(settings))
+        event = recorder.manual(dict(args.field), at=time.time(), temperature=args.temperature,
+                                operator=args.operator)
+    except ValueError as err:
+        raise KioskError(str(err)) from None
+    finally:
+        audit.close()
+    print_json({"id": event.id, "kind": event.kind, "temperature": event.temperature, "fields": sorted(event.details)})
+    return 0
