@@ -151,3 +151,24 @@ def test_a_short_or_unreadable_secret_is_a_config_error(trust_dir: Path, tmp_pat
     assert main(["verify", "--config", str(config), "--trust", str(trust_dir), "--log", str(tmp_path / "a.db"),
                  fresh()]) == 2
     assert "at least 16 bytes" in capsys.readouterr().err
+
+
+def test_scan_logs_every_verdict_and_device_trouble(trust_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from kiosk.scanner.synth import Look, render_frame, write_video
+
+    look = Look(size=(640, 480), code_fraction=0.4)
+    write_video(tmp_path / "door.avi", [render_frame(None, look, 1)] * 2 + [render_frame(fresh(), look, 2)] * 4
+                + [render_frame(None, look, 3)] * 20, 30)
+    config = tmp_path / "k.toml"
+    config.write_text(f'[trust]\ndir = "{trust_dir}"\n[log]\npath = "audit.db"\nsite = "Joy City"\n'
+                      f'[thermometer]\nprotocol = "gy906"\nport = "{tmp_path / "unplugged"}"\n')
+    assert main(["scan", "--config", str(config), "--camera", str(tmp_path / "door.avi"), "--realtime"]) == 0
+    shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [s["reason"] for s in shown] == ["temperature_missing"]  # the thermometer is not there
+    stored = events(tmp_path / "audit.db")
+    scans = [e for e in stored if e["kind"] == "scan"]
+    assert [(e["reason"], e["site"]) for e in scans] == [("temperature_missing", "Joy City")]
+    outages = [e["details"] for e in stored if e["kind"] == "device"]
+    assert {"device": "thermometer", "state": "disconnected", "before": None} in outages
+    assert main(["log", "verify", "--config", str(config)]) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from kiosk.audit.device_watch import DeviceWatch
 from kiosk.audit.events import Event, scan_event
 from kiosk.audit.settings import LogConfig
 from kiosk.audit.store import AuditLog, LogWriteError
@@ -20,6 +21,16 @@ class Recorder:
     def __init__(self, audit: AuditLog, settings: LogConfig, secret: bytes | None) -> None:
         self.audit, self.settings, self.secret = audit, settings, secret
         self.last_error: str | None = None
+        self.watch = DeviceWatch(settings.site, settings.lane, settings.device)
+
+    def device_state(self, name: str, state: str, at: float) -> None:
+        """Log a device's change of state (camera lost, thermometer back, ...) for the day's report."""
+        event = self.watch.observe(name, state, at=at, event_id=self.audit.next_id(at))
+        if event is not None:
+            try:
+                self.audit.append(event)
+            except LogWriteError as err:
+                self.last_error = str(err)
 
     @property
     def healthy(self) -> bool:

@@ -22,6 +22,7 @@ from kiosk.trustdir import load_trust_dir
 from kiosk.verdict import decide
 
 if TYPE_CHECKING:
+    from kiosk.audit.recorder import Recorder
     from kiosk.thermometer.poller import ThermometerPoller
 
 
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     thermometer = _thermometer(config)
     # With a thermometer at the door a temperature is required; without one (a bus) it is not.
     policy = config.policy.with_values({"require_temperature": True}) if thermometer else config.policy
+    recorder = _recorder(config)
     scans: queue.Queue[Scan] = queue.Queue()
     sources = _sources(args, config)
     if thermometer is not None:
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         source.start(scans.put)
     try:
         while True:
+            if recorder is not None:
+                _watch_devices(recorder, sources, thermometer)
             try:
                 scan = scans.get(timeout=0.2)
             except queue.Empty:
@@ -104,8 +108,14 @@ def run(args: argparse.Namespace) -> int:
             now = time.time()
             reading = thermometer.reading_at(now, policy.reading_window) if thermometer else None
             verdict = decide(scan.text, trust, policy, reading, now)
+            shown = verdict.as_dict()
+            if recorder is not None:  # committed before it is shown
+                recorded, refused = recorder.record(verdict, now)
+                shown = recorded.as_dict()
+                if refused:
+                    shown.update(verdict="deny", reason="log_unavailable")
             latency = None if scan.frame_at is None else round((time.monotonic() - scan.frame_at) * 1000, 2)
-            print_json({**verdict.as_dict(), "source": scan.source, "ms": latency})
+            print_json({**shown, "source": scan.source, "ms": latency})
     except KeyboardInterrupt:
         pass
     finally:
@@ -113,7 +123,39 @@ def run(args: argparse.Namespace) -> int:
             source.stop()
         if thermometer is not None:
             thermometer.stop()
+        if recorder is not None:
+            recorder.audit.close()
     return 0
+
+
+def _recorder(config: Config) -> Recorder | None:
+    if config.log is None:
+        return None
+    from kiosk.audit.recorder import Recorder
+    from kiosk.audit.settings import subject_secret
+    from kiosk.audit.store import AuditLog
+
+    return Recorder(AuditLog(config.log.path), config.log, subject_secret(config.log))
+
+
+def _watch_devices(recorder: Recorder, sources: list[CodeSource], thermometer: ThermometerPoller | None) -> None:
+    """Log each change of a device's state (camera lost, thermometer disconnected, ...) for the report."""
+    names = {"CameraPipeline": "camera", "SerialScanner": "2D scanner"}
+    states = [(names.get(type(s).__name__, type(s).__name__), _state_of(s)) for s in sources]
+    if thermometer is not None:
+        state = thermometer.state
+        states.append(("thermometer", state.status))
+    now = time.time()
+    for name, state_name in states:
+        recorder.device_state(name, state_name, now)
+
+
+def _state_of(source: CodeSource) -> str:
+    inner = getattr(source, "source", None)  # a camera pipeline's frame source
+    if inner is not None:
+        return str(getattr(inner, "state", "ok"))
+    state = getattr(source, "state", None)  # a serial scanner's state record
+    return "ok" if state is None or getattr(state, "connected", True) else "disconnected"
 
 
 def _all_ended(sources: list[CodeSource]) -> bool:
