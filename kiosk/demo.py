@@ -1,9 +1,9 @@
 """The built-in demo: a queue of people at a checkpoint, each scan through the real verifier.
 
-Uses the demo-only trust material in keys/demo (see keys/README.md). Until the
-camera and UI land this is the kiosk's main job on its demo: it issues codes
-with the demo issuer keys, verifies them offline against the demo trust
-directory, and prints what the screen would show.
+Uses the demo-only trust material in keys/demo (see keys/README.md): it issues
+codes with the demo issuer keys and films the queue (render_queue) for the
+camera pipeline; `kiosk demo` verifies them offline and prints what the screen
+would show.
 """
 
 from __future__ import annotations
@@ -100,3 +100,19 @@ def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Scan]:
     yield Scan("edited screenshot", _tamper(phone(RED)), warm(36.5), "bad_signature")
     yield Scan("a shop's payment QR", "https://pay.example.com/shop/1234", warm(36.5), "not_health_code")
     yield Scan("a damaged code", "PHC1:6BF%NOT*A*CODE", warm(36.5), "malformed")
+
+
+def render_queue(people: list[Scan], path: Path, fps: float = 30) -> Path:
+    """A video of the queue as the kiosk's camera films it: each person steps up and shows their code."""
+    from kiosk.scanner.synth import Look, render_frame, write_video
+
+    frames = []
+    for number, person in enumerate(people):
+        paper = "printed" in person.who
+        look = Look(size=(640, 480), code_fraction=0.38, rotation=(number * 37) % 30 - 15, tilt=(number * 11) % 25,
+                    tilt_axis=number * 50.0, carrier="paper" if paper else "phone", dark_mode=number == 4,
+                    hand=not paper, glare=0.3 if number == 7 else 0.0)
+        stepping_up = render_frame(None, look, seed=2 * number)
+        frames += [stepping_up] * 3 + [render_frame(person.text, look, seed=2 * number + 1)] * 4
+    write_video(path, frames, fps)
+    return path

@@ -29,7 +29,8 @@ def test_demo_as_a_newcomer_runs_it() -> None:
     done = subprocess.run([sys.executable, "-m", "kiosk", "demo"], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "16 people, 0 unexpected verdicts" in done.stdout
+    assert "16 people, 16 codes read, 0 unexpected verdicts" in done.stdout
+    assert "audit log: 16 events, chain verifies" in done.stdout
     assert re.search(r"^ 1  PASS", done.stdout, re.M)
 
 
