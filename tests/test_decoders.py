@@ -1,4 +1,4 @@
-"""The QR decoders: real photos, dark mode and mirrors, two codes, garbage in, the fallback's gate."""
+"""The QR decoders: real photos, dark mode and mirrors, two codes, garbage in, the fallback's gate, the views."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import zxingcpp
 
 from kiosk.scanner import decoders
 from kiosk.scanner.decoders import ChainDecoder, ImageError, PyzbarDecoder, ZxingDecoder, decode_file, ordered
+from kiosk.scanner.fallbacks import VIEWS, enlarged, equalized, rotated
 from kiosk.scanner.types import Image
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "qr-photos"
@@ -39,13 +40,18 @@ def frame(*codes: tuple[Image, int, int], seed: int = 0) -> Image:
     return image
 
 
-def damaged(text: str = PHC1) -> Image:
-    """A frame whose code keeps its finder patterns but has noise over its middle: seen, not readable."""
+def damaged_code(text: str = PHC1) -> Image:
+    """A code that keeps its finder patterns but has noise over its middle: seen, not readable."""
     code = symbol(text, 4).copy()
     n, rng = code.shape[0], np.random.default_rng(1)
     a, b = int(n * 0.3), int(n * 0.7)
     code[a:b, a:b] = rng.integers(0, 2, (b - a, b - a)).astype(np.uint8) * 255
-    return frame((code, 300, 100))
+    return code
+
+
+def damaged(text: str = PHC1) -> Image:
+    """A frame with a damaged code (`damaged_code`)."""
+    return frame((damaged_code(text), 300, 100))
 
 
 class Counting:
@@ -165,6 +171,89 @@ def test_small_images_get_the_whole_image_retries_camera_frames_do_not() -> None
     assert fallback.calls == 1
 
 
+class Recording:
+    """A view that records the images it is given and changes nothing (None: no use)."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __call__(self, gray: Image, max_side: int) -> Image | None:
+        self.shapes.append(gray.shape)
+        return None
+
+
+def test_views_run_on_a_code_seen_but_not_read_after_the_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    view = Recording()
+    monkeypatch.setattr(decoders, "VIEWS", (view,))
+    fallback = Counting()
+    assert ChainDecoder(fallbacks=[fallback]).decode(damaged()) == []
+    assert len(view.shapes) == 1 and view.shapes[0] == fallback.images[0].shape[:2]  # the region, then pyzbar
+    assert np.prod(view.shapes[0]) < damaged().size / 4
+    ChainDecoder(views=False).decode(damaged())
+    ChainDecoder(retry=False).decode(damaged())  # no retries, no views either
+    assert len(view.shapes) == 1
+    fallback = Counting()
+    ChainDecoder(fallbacks=[fallback]).decode(frame((damaged_code(), 100, 100), (damaged_code(OTHER), 800, 100)))
+    assert fallback.calls == 2 and len(view.shapes) == 2  # views on the first region only: bounds the slowest frames
+
+
+def test_views_of_the_whole_picture_are_for_decode_file_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera frame with no code, small or not, costs no views: only one picture (thorough) gets them."""
+    view = Recording()
+    monkeypatch.setattr(decoders, "VIEWS", (view,))
+    small, huge = frame(seed=2)[:300, :300], np.tile(frame(seed=3), (4, 2))  # 2880x2560
+    for image in (small, frame(seed=2), huge):
+        assert ChainDecoder().decode(image) == []
+        assert ChainDecoder(blind_max_pixels=None).decode(image) == []
+    assert view.shapes == []
+    assert ChainDecoder(blind_max_pixels=None, thorough=True).decode(small) == []
+    assert view.shapes == [(300, 300)]
+    assert ChainDecoder(blind_max_pixels=None, thorough=True).decode(huge) == []
+    assert view.shapes[-1] == (2000, 1778)  # shrunk first: bounds what a hopeless picture costs
+    assert ChainDecoder(blind_max_pixels=None, thorough=True).decode(frame((symbol(PHC1, 5), 500, 150))) == [PHC1]
+    assert len(view.shapes) == 2  # read at once: no views
+
+
+def test_the_views_keep_the_code_whole() -> None:
+    image = frame((symbol(PHC1, 3), 500, 150))[100:500, 450:850]
+    turned = rotated(image)
+    assert turned.shape == (566, 566)  # 400 * (cos 45 + sin 45), rounded up: no corner cut off
+    assert turned[0, 0] == int(np.median(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])))
+    bigger = enlarged(image, 2000)
+    assert bigger is not None and bigger.shape == (1200, 1200)
+    assert enlarged(image, 1200) is not None and enlarged(image, 450) is None  # not worth it below 1.25 times
+    assert equalized(image).shape == image.shape
+    for view in VIEWS:
+        changed = view(image, 2000)
+        assert changed is not None and changed.dtype == np.uint8
+        assert ZxingDecoder().decode(changed) == [PHC1]
+
+
+def _photo(name: str) -> Image:
+    if not (PHOTOS / name).exists():
+        pytest.skip(f"the real photos are not here ({PHOTOS})")
+    return decoders.read_image(PHOTOS / name)
+
+
+def _expected(name: str) -> str:
+    return (PHOTOS / name).with_suffix(".txt").read_bytes().decode("utf-8")
+
+
+@pytest.mark.parametrize(("name", "sigma"), [("qrcode-1/16.png", 2.0), ("qrcode-3/22.png", 1.5)])
+def test_views_read_blurred_photos_the_retries_miss(name: str, sigma: float) -> None:
+    """Real photos blurred: zxing-cpp sees the code, the retries and pyzbar miss it, a view reads it."""
+    blurred = np.asarray(cv2.GaussianBlur(_photo(name), (0, 0), sigma), np.uint8)
+    assert ChainDecoder(views=False).decode(blurred) == []
+    assert ChainDecoder().decode(blurred) == [_expected(name)]
+
+
+def test_decode_file_reads_a_faded_photo_only_the_whole_views_read(tmp_path: Path) -> None:
+    faded = np.asarray(_photo("qrcode-1/13.png") * 0.15 + 108, np.uint8)  # a sixth of the contrast left
+    assert ChainDecoder(blind_max_pixels=None, views=False).decode(faded) == []
+    assert ChainDecoder().decode(faded) == []  # a camera frame: no views of the whole of it
+    assert decode_file(_write(tmp_path / "faded.png", faded)) == [_expected("qrcode-1/13.png")]
+
+
 GARBAGE = {
     "empty": np.zeros((0, 0), np.uint8),
     "empty colour": np.zeros((0, 5, 3), np.uint8),
@@ -188,8 +277,9 @@ GARBAGE = {
 
 @pytest.mark.parametrize("name", GARBAGE)
 @pytest.mark.parametrize("make", [ChainDecoder, ZxingDecoder, PyzbarDecoder,
-                                  lambda: ChainDecoder(blind_max_pixels=None)],
-                         ids=["chain", "zxing", "pyzbar", "chain-any-size"])
+                                  lambda: ChainDecoder(blind_max_pixels=None),
+                                  lambda: ChainDecoder(blind_max_pixels=None, thorough=True)],
+                         ids=["chain", "zxing", "pyzbar", "chain-any-size", "chain-as-decode_file"])
 def test_garbage_never_raises(name: str, make: Any) -> None:
     assert make().decode(GARBAGE[name]) == []
 

@@ -4,9 +4,11 @@ zxing-cpp reads most codes in a fraction of a millisecond; pyzbar is about twelv
 (24 ms on an empty 1280x720 frame) and reads fewer, though a few that zxing-cpp misses. So
 `ChainDecoder` runs zxing-cpp once on the whole image and spends more only on a code zxing-cpp
 located but could not read (`return_errors=True`): zxing-cpp again on that region, on changed
-copies of it (sharpened, globally binarized, upscaled), then pyzbar on it. A small image (a
-crop, a close-up) where nothing was seen gets the same on the whole of it. A 1280x720 frame
-with no code costs one zxing-cpp pass. Figures: benchmarks/read_rate.py.
+copies of it (sharpened, globally binarized, upscaled; then turned 45 degrees, enlarged,
+contrast-equalized: fallbacks.py), then pyzbar on it. A small image (a crop, a close-up) where
+nothing was seen gets the retries and pyzbar on the whole of it; `decode_file`'s one picture
+also gets the whole chain on each view of it. A 1280x720 frame with no code costs one zxing-cpp
+pass. Figures: benchmarks/read_rate.py.
 """
 
 from __future__ import annotations
@@ -22,14 +24,18 @@ import numpy as np
 import numpy.typing as npt
 import zxingcpp
 
-from kiosk.healthcode import PREFIX
+from kiosk.scanner.fallbacks import VIEWS, PyzbarDecoder, as_gray, ordered, resized, sharpened
 from kiosk.scanner.types import Decoder, Image
+
+__all__ = ["ChainDecoder", "ImageError", "PyzbarDecoder", "Sighting", "ZxingDecoder", "as_gray", "decode_file",
+           "ordered", "read_image"]
 
 log = logging.getLogger(__name__)
 
 # Standard QR only: Micro QR and rMQR add false sightings (so needless fallbacks), and no PHC1 code uses them.
 _FORMATS = (zxingcpp.BarcodeFormat.QRCodeModel2, zxingcpp.BarcodeFormat.QRCodeModel1)
 _PITCH = 4.0  # pixels a module that pyzbar gets: bigger regions are shrunk (ZBar's time grows with pixels)
+_VIEW_SIDE = 2000  # the longest side of a changed copy of a whole image (bounds the time a hopeless picture costs)
 
 
 class ImageError(Exception):
@@ -49,36 +55,6 @@ class Sighting:
 
 
 Attempt = Callable[[], tuple[list[str], list[Sighting]]]
-
-
-def as_gray(image: Any) -> Image | None:
-    """A contiguous 8-bit grey image from a grey, BGR or BGRA uint8 array; None for anything else."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.size == 0:
-        return None
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        return np.ascontiguousarray(image)
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
-        return np.asarray(cv2.cvtColor(np.ascontiguousarray(image), code), np.uint8)
-    return None
-
-
-def ordered(texts: Sequence[str]) -> list[str]:
-    """Each distinct text once, PHC1 texts first, otherwise in the order found."""
-    unique = list(dict.fromkeys(t for t in texts if t))
-    return sorted(unique, key=lambda t: not t.startswith(PREFIX))
-
-
-def _resized(gray: Image, factor: float) -> Image:
-    interpolation = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA  # area averaging also smooths noise
-    return np.asarray(cv2.resize(gray, None, fx=factor, fy=factor, interpolation=interpolation), np.uint8)
-
-
-def _sharpened(gray: Image) -> Image:
-    """Unsharp mask: crisper module edges in a blurred code."""
-    return np.asarray(cv2.addWeighted(gray, 1.8, cv2.GaussianBlur(gray, (0, 0), 2.0), -0.8, 0), np.uint8)
 
 
 class ZxingDecoder:
@@ -118,47 +94,31 @@ class ZxingDecoder:
             return [], []
 
 
-class PyzbarDecoder:
-    """ZBar through pyzbar, QR only; the text is the payload as UTF-8 (bad bytes replaced)."""
-
-    def __init__(self) -> None:
-        self.errors = 0  # exceptions from pyzbar/zbar, each treated as nothing found
-        self.calls = 0
-
-    def decode(self, image: Image) -> list[str]:
-        self.calls += 1
-        gray = as_gray(image)
-        if gray is None or min(gray.shape) < 2:
-            return []
-        try:
-            from pyzbar import pyzbar  # type: ignore[import-untyped]  # loads libzbar when first needed
-
-            found = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
-            return ordered([bytes(s.data).decode("utf-8", errors="replace") for s in found])
-        except Exception:
-            self.errors += 1
-            log.debug("pyzbar failed", exc_info=True)
-            return []
-
-
 class ChainDecoder:
     """zxing-cpp, then retries and fallback decoders where it saw a code it could not read.
 
     - `retry`: zxing-cpp again, sharpened, binarized globally, upscaled (to at most `max_side`
       pixels) and both, on the region of each code seen but not read (at most `max_regions`,
       which bounds the slowest frames).
+    - `views`: then zxing-cpp and the retries again on the first region turned 45 degrees, enlarged
+      and contrast-equalized (fallbacks.VIEWS), each a new chance at a code the retries missed.
     - `fallbacks`: decoders tried next on those regions (default pyzbar; [] for none).
     - `blind_max_pixels`: when nothing was seen at all in an image this small (None: any size), the
       retries and fallbacks also run on the whole image: a crop or close-up, where they cost little.
       The default leaves out camera frames (640x480 and up): a frame with no code costs one
       zxing-cpp pass, and pyzbar never runs on a frame where zxing-cpp saw no code.
+    - `thorough`: when nothing was read, the chain runs again on each view of the whole image, seen
+      code or not. For one picture (decode_file); a camera could not keep up (a 480x360 frame with
+      no code would cost 97 ms instead of 9).
     """
 
     def __init__(self, *, primary: ZxingDecoder | None = None, retry: bool = True,
                  fallbacks: Sequence[Decoder] | None = None, blind_max_pixels: int | None = 250_000,
-                 max_regions: int = 2, max_side: int = 1200) -> None:
+                 max_regions: int = 2, max_side: int = 1200, views: bool = True, thorough: bool = False) -> None:
         self.primary = primary or ZxingDecoder()
         self.retry = retry
+        self.views = views and retry
+        self.thorough = thorough
         self.fallbacks = list(fallbacks) if fallbacks is not None else [PyzbarDecoder()]
         self.blind_max_pixels = blind_max_pixels
         self.max_regions = max_regions
@@ -191,28 +151,52 @@ class ChainDecoder:
                     seen = more
                     break
                 seen += more
-        for sighting in _distinct(seen, gray.shape)[:self.max_regions]:
-            texts += self._rescue(*_region(gray, sighting))
+        for i, sighting in enumerate(_distinct(seen, gray.shape)[:self.max_regions]):
+            texts += self._rescue(*_region(gray, sighting), views=self.views and i == 0)  # bounds the slowest frames
         if blind and not texts and not seen:
             texts = self._fallback(gray, None)
+        if not texts and self.views and self.thorough:
+            texts = self._whole_views(gray)
         self.rescued += len(texts) > first
         return ordered(texts)
 
-    def _retries(self, gray: Image) -> list[Attempt]:
-        """zxing-cpp on changed copies of `gray`, cheapest first; each reads some the others miss."""
+    def _whole_views(self, gray: Image) -> list[str]:
+        """The chain without views on each view of the whole image (shrunk to `_VIEW_SIDE` first if larger)."""
+        if max(gray.shape) > _VIEW_SIDE:
+            gray = resized(gray, _VIEW_SIDE / max(gray.shape))
+        chain = ChainDecoder(primary=self.primary, fallbacks=self.fallbacks, blind_max_pixels=None,
+                             max_regions=self.max_regions, max_side=self.max_side, views=False)
+        for view in VIEWS:
+            changed = view(gray, _VIEW_SIDE)
+            texts = chain._decode(changed) if changed is not None else []
+            if texts:
+                return texts
+        return []
+
+    def _retries(self, gray: Image, plain: bool = False) -> list[Attempt]:
+        """zxing-cpp on changed copies of `gray` (and on `gray` itself first if `plain`), cheapest first."""
         read = self.primary.read
-        attempts: list[Attempt] = [lambda: read(_sharpened(gray)),  # blur
-                                   lambda: read(gray, binarizer=zxingcpp.Binarizer.GlobalHistogram)]  # glare, shade
+        attempts: list[Attempt] = [lambda: read(gray)] if plain else []
+        attempts += [lambda: read(sharpened(gray)),  # blur; each of these reads some the others miss
+                     lambda: read(gray, binarizer=zxingcpp.Binarizer.GlobalHistogram)]  # glare, shade
         factor = min(2.0, self.max_side / max(gray.shape))
         if factor >= 1.25:  # small modules; also a new sampling of the grid
-            attempts += [lambda: read(_resized(gray, factor), factor, try_downscale=False),
-                         lambda: read(_sharpened(_resized(gray, factor)), factor, try_downscale=False)]
+            attempts += [lambda: read(resized(gray, factor), factor, try_downscale=False),
+                         lambda: read(sharpened(resized(gray, factor)), factor, try_downscale=False)]
         return attempts
 
-    def _rescue(self, region: Image, sighting: Sighting) -> list[str]:
-        """The retries, then the fallback decoders, on the region of one code seen but not read."""
+    def _rescue(self, region: Image, sighting: Sighting, views: bool) -> list[str]:
+        """The retries, the views, then the fallback decoders, on the region of one code seen but not read."""
         if self.retry:
             for attempt in self._retries(region):
+                texts = attempt()[0]
+                if texts:
+                    return texts
+        for view in VIEWS if views else ():
+            changed = view(region, self.max_side)
+            if changed is None:
+                continue
+            for attempt in self._retries(changed, plain=True):
                 texts = attempt()[0]
                 if texts:
                     return texts
@@ -225,7 +209,7 @@ class ChainDecoder:
             gray = np.asarray(cv2.bitwise_not(gray), np.uint8)  # ZBar reads dark-on-light codes only
         pitch = sighting.pitch() if sighting is not None else None
         if pitch is not None and pitch > 1.5 * _PITCH:
-            gray = _resized(gray, _PITCH / pitch)
+            gray = resized(gray, _PITCH / pitch)
         else:  # JPEG blocks and sensor noise
             gray = np.asarray(cv2.GaussianBlur(gray, (0, 0), 1.0), np.uint8)
         for fallback in self.fallbacks:
@@ -299,6 +283,7 @@ def read_image(path: str | Path) -> Image:
 def decode_file(path: str | Path) -> list[str]:
     """Texts of the QR codes in the picture at `path`, PHC1 first; ImageError if it is no picture.
 
-    One picture, no frame rate to keep: the whole-image retries and fallbacks run at any size.
+    One picture, no frame rate to keep: the whole-image retries, fallbacks and views run at any
+    size, and the views of the whole picture also when a code was seen but not read.
     """
-    return ChainDecoder(blind_max_pixels=None).decode(read_image(path))
+    return ChainDecoder(blind_max_pixels=None, thorough=True).decode(read_image(path))
