@@ -89,10 +89,9 @@ def test_log_verify_names_the_first_broken_event(trust_dir: Path, tmp_path: Path
         main(["verify", "--trust", str(trust_dir), "--log", str(db), fresh()])
     assert main(["log", "verify", "--log", str(db)]) == 0
     assert "ok: 4 events" in capsys.readouterr().out
-    third = events(db)[2]["id"]
+    second, third = events(db)[1]["id"], events(db)[2]["id"]
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE events SET verdict = 'pass', reason = 'ok' WHERE id = ?", [events(db)[1]["id"]])
-        conn.execute("UPDATE events SET temperature = 36.5 WHERE id = ?", [events(db)[1]["id"]])
+        conn.execute("UPDATE events SET temperature = 36.5 WHERE id = ?", [second])
     conn.close()
     assert main(["log", "verify", "--log", str(db)]) == 1
     assert f"BROKEN at event {third}" in capsys.readouterr().out
@@ -172,3 +171,23 @@ def test_scan_logs_every_verdict_and_device_trouble(trust_dir: Path, tmp_path: P
     outages = [e["details"] for e in stored if e["kind"] == "device"]
     assert {"device": "thermometer", "state": "disconnected", "before": None} in outages
     assert main(["log", "verify", "--config", str(config)]) == 0
+
+
+def test_export_and_report_commands(trust_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "audit.db"
+    for text in (fresh(), fresh(), "hello"):
+        main(["verify", "--trust", str(trust_dir), "--log", str(db), text])
+    capsys.readouterr()
+    out = tmp_path / "day.csv"
+    assert main(["log", "export", "--log", str(db), "--format", "csv", "--out", str(out), "--language", "en"]) == 0
+    assert "3 events written" in capsys.readouterr().out
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM, so Excel reads UTF-8
+    assert out.read_text(encoding="utf-8-sig").count("\n") == 4  # header + 3 events
+    assert main(["log", "export", "--log", str(db), "--format", "jsonl", "--out", str(tmp_path / "d.jsonl"),
+                 "--verdict", "deny"]) == 0
+    assert [json.loads(line)["reason"] for line in (tmp_path / "d.jsonl").read_text().splitlines()] == \
+        ["not_health_code"]
+    page = tmp_path / "day.html"
+    assert main(["log", "report", "--log", str(db), "--out", str(page)]) == 0
+    html = page.read_text()
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -52,31 +54,37 @@ class ChainReport:
 class AuditLog:
     def __init__(self, path: Path | str | None = None) -> None:
         """Open (or create, readable by its owner only) the log at `path`; None keeps it in memory."""
+        self.path = Path(path) if path is not None else None
+        self._inode: int | None = None
         try:
-            if path is None:
-                self.db = sqlite_utils.Database(memory=True)
-            else:
-                path = Path(path)
-                if not path.exists():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite's -wal/-shm copy this mode
-                self.db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None,
-                                                                check_same_thread=False))
-                self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at every commit
-            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db = self._connect()
             self._migrate()
             self._head, self._last_id = self._load_head()
-        except sqlite3.DatabaseError as err:
+        except (sqlite3.DatabaseError, OSError) as err:
+            if getattr(self, "db", None) is not None:
+                self.close()
             raise LogWriteError(f"audit log {path or ':memory:'}: {err}") from None
-        self.path = path
+
+    def _connect(self) -> sqlite_utils.Database:
+        if self.path is None:
+            db = sqlite_utils.Database(memory=True)
+        else:
+            if not self.path.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite's -wal/-shm copy this mode
+            db = sqlite_utils.Database(sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False))
+            db.execute("PRAGMA journal_mode=WAL")
+            self._inode = self.path.stat().st_ino
+        db.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at every commit
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         done = {row[0] for row in self.db.execute("SELECT name FROM migrations").fetchall()}
-        for name, migration in MIGRATIONS:
-            if name not in done:
-                with self._transaction():
+        for name, migration in [(n, m) for n, m in MIGRATIONS if n not in done]:
+            with self._transaction():  # checked again under the write lock: two processes opening one file agree
+                if self.db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone() is None:
                     migration(self.db)
                     self.db.execute("INSERT INTO migrations VALUES (?, datetime('now'))", [name])
 
@@ -85,10 +93,11 @@ class AuditLog:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.conn.in_transaction:  # SQLITE_FULL and others roll back by themselves
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _load_head(self) -> tuple[bytes, str]:
         meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
@@ -108,21 +117,50 @@ class AuditLog:
 
     def append(self, event: Event) -> Event:
         """Write `event` after the current head and commit durably; returns it as stored."""
+        event = normalized(event)
         if not event.id or event.id <= self._last_id:
             event = replace(event, id=self.next_id(event.at))
-        row = {name: getattr(event, name) for name in COLUMNS}
-        row["details"] = json.dumps(event.details, ensure_ascii=False, sort_keys=True) if event.details else None
-        head = chain_hash(self._head, event)
         try:
+            self._check_file()
             with self._transaction():
-                self.db.execute(f"INSERT INTO events ({', '.join(COLUMNS)}, prev_hash) VALUES "
-                                f"({', '.join('?' * len(COLUMNS))}, ?)", [*row.values(), self._head])
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?), ('head_id', ?)",
-                                [head, event.id.encode()])
-        except sqlite3.Error as err:
+                head = self._insert(event)
+        except (sqlite3.Error, ValueError, OverflowError) as err:
             raise LogWriteError(f"audit log {self.path or ':memory:'}: cannot write: {err}") from None
         self._head, self._last_id = head, event.id
         return event
+
+    def _insert(self, event: Event) -> bytes:
+        """Insert after the head inside the caller's transaction; returns the new head hash."""
+        row = {name: getattr(event, name) for name in COLUMNS}
+        row["details"] = json.dumps(event.details, ensure_ascii=False, sort_keys=True) if event.details else None
+        head = chain_hash(self._head, event)
+        self.db.execute(f"INSERT INTO events ({', '.join(COLUMNS)}, prev_hash) VALUES "
+                        f"({', '.join('?' * len(COLUMNS))}, ?)", [*row.values(), self._head])
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?), ('head_id', ?)", [head, event.id.encode()])
+        return head
+
+    def _check_file(self) -> None:
+        """Writing into a file someone deleted would be acknowledged and then lost: bring it back first."""
+        if self.path is None:
+            return
+        try:
+            inode = self.path.stat().st_ino
+        except FileNotFoundError:
+            inode = None
+        if inode == self._inode:
+            return
+        if inode is not None:
+            raise LogWriteError(f"audit log {self.path}: the file was replaced while open; reopen the kiosk")
+        # The open connection still holds every committed event: copy them back to the path, then use the copy.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        restored = sqlite3.connect(str(self.path))
+        try:
+            self.db.conn.backup(restored)
+        finally:
+            restored.close()
+        self.db.conn.close()
+        self.db = self._connect()
 
     def events(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
                batch: int = 5000) -> Iterator[Event]:
@@ -139,43 +177,68 @@ class AuditLog:
                 yield _event(values)
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
+        try:
+            return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
+        except sqlite3.DatabaseError as err:
+            raise LogWriteError(f"audit log {self.path}: cannot read: {err}") from None
 
     def verify(self) -> ChainReport:
-        """Walk the chain from the anchor (GENESIS, or the last purged event) to the stored head."""
+        """Walk the chain from the anchor (GENESIS, or the last purged event) to the stored head.
+
+        Only links are stored, so a break shows at the first event whose link does
+        not match the event before it: that one was altered, or events between
+        them are missing; that is the event named. An altered newest event is
+        told from missing newest events by the head's id.
+        """
+        try:
+            return self._verify()
+        except sqlite3.DatabaseError as err:
+            return ChainReport(False, 0, None, f"the database file is damaged: {err}")
+
+    def _verify(self) -> ChainReport:
         expected = self._meta("anchor") or GENESIS
-        count = 0
+        count, last_id = 0, None
         cursor = self.db.execute(f"SELECT {', '.join(COLUMNS)}, prev_hash FROM events ORDER BY rowid")
         while rows := cursor.fetchmany(5000):
             for values in rows:
                 event, prev = _event(values[:-1]), values[-1]
                 if prev != expected:
-                    return ChainReport(False, count, event.id, "an event before it is missing or was altered")
-                expected = chain_hash(prev, event)
+                    return ChainReport(False, count, event.id, "its link does not match the event before it: "
+                                       "that event was altered, or events between them are missing")
+                expected, last_id = chain_hash(prev, event), event.id
                 count += 1
         if expected != (self._meta("head") or GENESIS):
+            if last_id is not None and (self._meta("head_id") or b"").decode() == last_id:
+                return ChainReport(False, count - 1, last_id, "the newest event (or the stored head) was altered")
             return ChainReport(False, count, None, "the newest events are missing (the head does not match)")
         return ChainReport(True, count)
 
     def purge(self, before: float, *, keep_after_id: str | None = None, at: float, operator: str | None = None
               ) -> int:
-        """Delete events older than `before` (and, if given, not after `keep_after_id`), then log the purge."""
-        limit_id = min(self.next_id(before), keep_after_id or "~")
-        row = self.db.execute("SELECT id, rowid FROM events WHERE id < ? ORDER BY rowid DESC "
-                              "LIMIT 1", [limit_id]).fetchone()
+        """Delete the oldest events, up to the first one at or after `before` (and never the event
+        `keep_after_id` or any after it: the unsynced ones), and log the purge in the same transaction."""
+        stop = self.db.execute("SELECT min(rowid) FROM events WHERE at >= ?", [before]).fetchone()[0]
+        if keep_after_id is not None:
+            keep = self.db.execute("SELECT min(rowid) FROM events WHERE id >= ?", [keep_after_id]).fetchone()[0]
+            stop = keep if stop is None else min(stop, keep) if keep is not None else stop
+        row = self.db.execute("SELECT id, rowid FROM events WHERE rowid < ? ORDER BY rowid DESC LIMIT 1",
+                              [stop if stop is not None else 2**63 - 1]).fetchone()
         if row is None:
             return 0
         last_id, last_rowid = row
-        # The new anchor: the hash of the last purged event, so the chain still verifies from there.
-        anchor = self._hash_through(last_rowid)
+        anchor = self._hash_through(last_rowid)  # the chain will verify from the last deleted event
+        event = normalized(Event(self.next_id(at), at, "purge", operator=operator,
+                                 details={"before": before, "through": last_id}))
         try:
+            self._check_file()
             with self._transaction():
                 count = self.db.execute("DELETE FROM events WHERE rowid <= ?", [last_rowid]).rowcount
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('anchor', ?)", [anchor])
-        except sqlite3.Error as err:
+                event = replace(event, details={**event.details, "deleted": count})
+                head = self._insert(event)
+        except (sqlite3.Error, ValueError, OverflowError) as err:
             raise LogWriteError(f"audit log {self.path}: cannot purge: {err}") from None
-        self.append(Event(self.next_id(at), at, "purge", operator=operator,
-                          details={"deleted": count, "before": before, "through": last_id}))
+        self._head, self._last_id = head, event.id
         return int(count)
 
     def _hash_through(self, rowid: int) -> bytes:
@@ -188,6 +251,33 @@ class AuditLog:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.db.conn.close()
+
+
+INT64 = range(-(2**63), 2**63)
+_SURROGATE = re.compile("[\ud800-\udfff]")  # bad UTF-8 from argv or a file name; SQLite cannot store it
+
+
+def _clean(value: object) -> object:
+    """What SQLite and JSON give back exactly: -0.0 is stored as 0.0, NaN as NULL, lone surrogates fail."""
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else value + 0.0  # -0.0 + 0.0 == 0.0
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, dict):
+            return {str(_clean(k)): _clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [_clean(v) for v in value]
+        return value
+    return value if value in INT64 else None
+
+
+def normalized(event: Event) -> Event:
+    """The event as it will read back, so its hash is the hash of what is stored."""
+    values = {name: _clean(getattr(event, name)) for name in COLUMNS}
+    if values["at"] is None:
+        raise ValueError("an event needs a finite time")
+    return Event(**values)  # type: ignore[arg-type]
 
 
 def _event(values: tuple[object, ...]) -> Event:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kiosk.audit.recorder import Recorder
 from kiosk.audit.settings import LogConfig, subject_secret
@@ -71,6 +72,10 @@ def _settings(args: argparse.Namespace) -> LogConfig:
     return configured
 
 
+def _language(args: argparse.Namespace, settings: LogConfig) -> Literal["zh", "en"]:
+    return "en" if (args.language or settings.language) == "en" else "zh"
+
+
 def _open(args: argparse.Namespace, *, must_exist: bool = True) -> tuple[AuditLog, LogConfig]:
     settings = _settings(args)
     if must_exist and not settings.path.exists():
@@ -98,7 +103,7 @@ def run_export(args: argparse.Namespace) -> int:
     audit, settings = _open(args)
     try:
         rows = export(audit, args.out, args.format, since=args.since, until=args.until, verdict=args.verdict,
-                      language=args.language or settings.language, progress=True)
+                      language=_language(args, settings), progress=sys.stderr.isatty())
     finally:
         audit.close()
     print(f"{rows:,} events written to {args.out}")
@@ -110,7 +115,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     audit, settings = _open(args)
     try:
-        report(audit, args.day or date.today(), args.out, language=args.language or settings.language,
+        report(audit, args.day or date.today(), args.out, language=_language(args, settings),
                site_name=settings.site or None)
     finally:
         audit.close()
