@@ -15,16 +15,7 @@ from kiosk.audit.store import AuditLog
 from kiosk.cli.main import main
 from kiosk.config import parse_config
 from kiosk.errors import ConfigError
-from tests.factories import SUBJECT, World, code, pub
-
-
-@pytest.fixture
-def trust_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "trust"
-    (folder / "roots").mkdir(parents=True)
-    (folder / "roots" / "root.pub").write_text(pub("root").hex())
-    (folder / "trust.cose").write_bytes(World().bundle_bytes())
-    return folder
+from tests.factories import SUBJECT, code
 
 
 def fresh() -> str:

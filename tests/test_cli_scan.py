@@ -15,19 +15,10 @@ import pytest
 from kiosk.cli.main import main
 from kiosk.healthcode import RED
 from kiosk.scanner.synth import Look, render_frame, write_video
-from tests.factories import World, code, pub
+from tests.factories import code
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOK = Look(size=(640, 480), code_fraction=0.4)
-
-
-@pytest.fixture
-def trust_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "trust"
-    (folder / "roots").mkdir(parents=True)
-    (folder / "roots" / "root.pub").write_text(pub("root").hex() + "\n")
-    (folder / "trust.cose").write_bytes(World().bundle_bytes())
-    return folder
 
 
 def fresh(**claims: object) -> str:

@@ -13,18 +13,9 @@ import pytest
 from kiosk.cli.main import main
 from kiosk.healthcode import PRINTED
 from kiosk.qr_render import save_png
-from tests.factories import NOW, World, code, kid, pub
+from tests.factories import NOW, code, kid
 
 Run = tuple[int, str, str]
-
-
-@pytest.fixture
-def trust_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "trust"
-    (folder / "roots").mkdir(parents=True)
-    (folder / "roots" / "root.pub").write_text(pub("root").hex() + "\n")
-    (folder / "trust.cose").write_bytes(World().bundle_bytes())
-    return folder
 
 
 def verify(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
