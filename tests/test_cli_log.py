@@ -182,3 +182,16 @@ def test_export_and_report_commands(trust_dir: Path, tmp_path: Path, capsys: pyt
     assert main(["log", "report", "--log", str(db), "--out", str(page)]) == 0
     html = page.read_text()
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_csv_export_defuses_formulas_typed_by_people(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    db = tmp_path / "audit.db"
+    formula = '=HYPERLINK("http://x")'
+    assert main(["log", "register", "--log", str(db), "--field", "name=x", "--operator", formula]) == 0
+    out = tmp_path / "day.csv"
+    assert main(["log", "export", "--log", str(db), "--out", str(out), "--language", "en"]) == 0
+    rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
+    operator = rows[0].index("operator")
+    assert rows[1][operator] == "'" + formula

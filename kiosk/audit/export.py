@@ -229,16 +229,28 @@ def _row_maker(language: Language, tz: tzinfo, excel: bool) -> Callable[[Any], t
         reasons = REASON_EN
     clock, iat_clock = _LocalTime(tz), _LocalTime(tz)
     stamp, iat_stamp = (clock.serial, iat_clock.serial) if excel else (clock.text, iat_clock.text)
+    typed: Callable[[Any], Any] = _as_is if excel else _defused  # XLSX never evaluates text; a CSV in Excel does
 
     def row(r: Any) -> tuple[Any, ...]:
         (id_, at, kind, site, lane, device, verdict, reason, status, code_kind, kid, iss, code_iat, subject_ref,
          temperature, operator, details) = r
         return (stamp(at), clock.offset, kinds.get(kind, kind), verdicts.get(verdict, verdict),
-                reasons.get(reason, reason), reason, statuses.get(status, status), temperature, site, lane, device,
-                code_kinds.get(code_kind, code_kind), iss, kid, None if code_iat is None else iat_stamp(code_iat),
-                subject_ref, operator, details, id_)
+                reasons.get(reason, reason), reason, statuses.get(status, status), temperature, typed(site),
+                typed(lane), typed(device), code_kinds.get(code_kind, code_kind), typed(iss), kid,
+                None if code_iat is None else iat_stamp(code_iat), subject_ref, typed(operator), details, id_)
 
     return row
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _defused(value: Any) -> Any:
+    """Text people typed, made inert in a spreadsheet: '=cmd|...' would otherwise run as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _write_csv(temp: Path, batches: Iterator[list[Any]], language: Language, tz: tzinfo) -> int:
