@@ -547,3 +547,20 @@ def test_an_in_memory_log_is_private_to_its_object() -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_an_existing_log_readable_by_others_is_made_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    AuditLog(path).close()
+    os.chmod(path, 0o644)
+    AuditLog(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-ulid", "01arz3ndektsv4rrffq69g5fav", "Z" * 26, "0" * 27])
+def test_an_id_that_is_not_a_ulid_is_replaced(opener: Opener, bad_id: str) -> None:
+    log = opener.open()
+    first = log.append(Event(bad_id, T0, "scan"))
+    second = log.append(Event("", T0 + 1, "scan"))
+    assert first.id != bad_id and len(first.id) == 26 and first.id < second.id
+    assert log.verify().ok

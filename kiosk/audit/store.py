@@ -72,6 +72,8 @@ class AuditLog:
             if not self.path.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # SQLite's -wal/-shm copy this mode
+            elif self.path.is_file() and self.path.stat().st_mode & 0o077 and self.path.stat().st_uid == os.getuid():
+                os.chmod(self.path, 0o600)  # a log made by hand or an older version: personal data, owner only
             db = sqlite_utils.Database(sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False))
             db.execute("PRAGMA journal_mode=WAL")
             self._inode = self.path.stat().st_ino
@@ -118,7 +120,7 @@ class AuditLog:
     def append(self, event: Event) -> Event:
         """Write `event` after the current head and commit durably; returns it as stored."""
         event = normalized(event)
-        if not event.id or event.id <= self._last_id:
+        if not _ULID.fullmatch(event.id) or event.id <= self._last_id:
             event = replace(event, id=self.next_id(event.at))
         try:
             self._check_file()
@@ -254,6 +256,7 @@ class AuditLog:
 
 
 INT64 = range(-(2**63), 2**63)
+_ULID = re.compile("[0-7][0-9A-HJKMNP-TV-Z]{25}")  # what next_id can count up from
 _SURROGATE = re.compile("[\ud800-\udfff]")  # bad UTF-8 from argv or a file name; SQLite cannot store it
 
 
