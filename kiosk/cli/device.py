@@ -1,0 +1,31 @@
+"""`kiosk device show`: this kiosk's id and public key, for enrolling it at the collector."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from kiosk.cli.common import new_command, print_json
+from kiosk.device_identity import load_or_create
+
+
+def register(commands: Any) -> None:
+    group = new_command(commands, "device", "this kiosk's identity (an Ed25519 key made on first start)")
+    sub = group.add_subparsers(dest="device_command", metavar="ACTION", required=True)
+    p = new_command(sub, "show", "print the device id and public key; make the key if there is none")
+    p.add_argument("--key", type=Path, metavar="FILE",
+                   help="the device key (default: $KIOSK_DEVICE_KEY, else ~/.local/share/kiosk/device.key)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_show)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    identity, made = load_or_create(args.key)
+    if args.json:
+        print_json({"id": identity.id, "public_key": identity.public.hex(), "key_file": str(identity.path),
+                    "made_now": made})
+    else:
+        print(f"device id   {identity.id}\npublic key  {identity.public.hex()}\nkey file    {identity.path}"
+              + ("  (made now, mode 0600)" if made else ""))
+    return 0
