@@ -72,3 +72,24 @@ def test_readme_config_example_is_a_valid_config() -> None:
     config = parse_config(example[0])
     assert config.thermometer is not None and config.thermometer.protocol == "gy906"
     assert config.scanner.camera == "0" and config.policy.fever_threshold == 37.3
+
+
+def test_make_demo_keys_makes_what_the_demo_needs(tmp_path: Path) -> None:
+    import stat
+
+    from kiosk.demo import make_demo_keys, queue
+    from kiosk.policy import Policy
+    from kiosk.trustdir import load_trust_dir
+    from kiosk.verdict import decide
+
+    make_demo_keys(tmp_path / "demo")
+    store = load_trust_dir(tmp_path / "demo")
+    assert (len(store.bundle.keys), len(store.bundle.revoked), store.warnings) == (3, 1, ())
+    assert store.status is not None and len(store.status) == 1
+    assert stat.S_IMODE((tmp_path / "demo" / "private" / "tianjin.key").stat().st_mode) == 0o600
+    import time
+
+    now = time.time()
+    for person in queue(now, tmp_path / "demo"):
+        assert decide(person.text, store, Policy(require_temperature=True), person.reading, now).reason == \
+            person.expected, person.who
