@@ -24,6 +24,7 @@ from pathlib import Path
 from kiosk.audit.settings import LogConfig, parse_log
 from kiosk.devices_config import ScannerConfig, ThermometerConfig, parse_scanner, parse_thermometer
 from kiosk.errors import ConfigError
+from kiosk.fileio import data_path
 from kiosk.policy import Policy
 
 if sys.version_info >= (3, 11):
@@ -36,10 +37,7 @@ KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log"}
 
 def default_trust_dir() -> Path:
     """$KIOSK_TRUST_DIR, else kiosk/trust under the XDG data folder (~/.local/share)."""
-    if os.environ.get("KIOSK_TRUST_DIR"):
-        return Path(os.environ["KIOSK_TRUST_DIR"])
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "kiosk" / "trust"
+    return data_path("KIOSK_TRUST_DIR", "trust")
 
 
 @dataclass(frozen=True)

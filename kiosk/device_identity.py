@@ -7,7 +7,6 @@ public key, as for issuer keys), so it cannot be claimed without the key.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,16 +14,13 @@ from nacl.signing import SigningKey
 
 from kiosk.cose import kid_of
 from kiosk.errors import KeyFileError
-from kiosk.fileio import write_new_private
+from kiosk.fileio import data_path, write_new_private
 from kiosk.keyfiles import private_key_text, read_signing_key
 
 
 def default_key_path() -> Path:
     """$KIOSK_DEVICE_KEY, else kiosk/device.key under the XDG data folder (~/.local/share)."""
-    if os.environ.get("KIOSK_DEVICE_KEY"):
-        return Path(os.environ["KIOSK_DEVICE_KEY"])
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "kiosk" / "device.key"
+    return data_path("KIOSK_DEVICE_KEY", "device.key")
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,11 @@ def write_new_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(text)
+
+
+def data_path(variable: str, name: str) -> Path:
+    """$`variable` if set, else kiosk/`name` under the XDG data folder (~/.local/share)."""
+    if os.environ.get(variable):
+        return Path(os.environ[variable])
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "kiosk" / name
