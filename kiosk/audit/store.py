@@ -256,6 +256,7 @@ class AuditLog:
 
 
 INT64 = range(-(2**63), 2**63)
+_REAL = ("at", "temperature")
 _ULID = re.compile("[0-7][0-9A-HJKMNP-TV-Z]{25}")  # what next_id can count up from
 _SURROGATE = re.compile("[\ud800-\udfff]")  # bad UTF-8 from argv or a file name; SQLite cannot store it
 
@@ -278,6 +279,9 @@ def _clean(value: object) -> object:
 def normalized(event: Event) -> Event:
     """The event as it will read back, so its hash is the hash of what is stored."""
     values = {name: _clean(getattr(event, name)) for name in COLUMNS}
+    for name in _REAL:  # SQLite's REAL columns give 37 back as 37.0, which hashes differently
+        if isinstance(values[name], int):
+            values[name] = float(values[name])  # type: ignore[arg-type]
     if values["at"] is None:
         raise ValueError("an event needs a finite time")
     return Event(**values)  # type: ignore[arg-type]
