@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 DEBS=(python3 python3-venv libzbar0)
+# The tests start throwaway PostgreSQL servers (tests/pg_server.py): Debian's server, unless one is there
+# already (on PATH, or in Debian's versioned folder, which is not on PATH).
+if [ "${1:-}" = test ] && ! command -v initdb >/dev/null \
+    && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  DEBS+=(postgresql)
+fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -279,6 +279,9 @@ def _clean(value: object) -> object:
 def normalized(event: Event) -> Event:
     """The event as it will read back, so its hash is the hash of what is stored."""
     values = {name: _clean(getattr(event, name)) for name in COLUMNS}
+    for name, value in values.items():  # PostgreSQL cannot hold NUL in text, so the collector could not take
+        if isinstance(value, str) and "\x00" in value:  # the event (inside details JSON escapes it: kept there)
+            values[name] = value.replace("\x00", "\ufffd")
     for name in _REAL:  # SQLite's REAL columns give 37 back as 37.0, which hashes differently
         if isinstance(values[name], int):
             values[name] = float(values[name])  # type: ignore[arg-type]

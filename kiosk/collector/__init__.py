@@ -1,0 +1,1 @@
+"""The collector: the service kiosks upload their audit logs to, and its database."""

@@ -1,0 +1,212 @@
+"""The collector's tables and the SQL both stores share; only the type names and placeholders differ.
+
+The SQL is written with `?` placeholders and `Dialect.sql` turns them into the
+driver's (psycopg wants `%s`); no statement here holds a literal `?` or `%`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+from kiosk.audit.events import COLUMNS
+from kiosk.collector.store import ROW_COLUMNS, Checked, Device, Head, StoredFault, StoreError, check_chain
+from kiosk.cose import kid_of
+from kiosk.sync.protocol import Batch, BatchRefused, Linked
+
+
+@dataclass(frozen=True)
+class Dialect:
+    blob: str
+    real: str
+    bigint: str
+    serial: str  # an auto-numbered primary key: the order faults were seen in
+    key: str  # text compared and sorted byte by byte (ids, names), whatever the database's locale
+    placeholder: str
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+
+SQLITE = Dialect("BLOB", "REAL", "INTEGER", "INTEGER PRIMARY KEY", "TEXT", "?")
+POSTGRES = Dialect("BYTEA", "DOUBLE PRECISION", "BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                   'TEXT COLLATE "C"', "%s")
+
+_EVENT_TYPES = {"at": "{real} NOT NULL", "kind": "TEXT NOT NULL", "code_iat": "{bigint}", "temperature": "{real}"}
+
+
+def event_columns(d: Dialect) -> str:
+    """The columns of an events row, in the order of `event_row`."""
+    fields = ", ".join(f"{name} {_EVENT_TYPES.get(name, 'TEXT')}" for name in COLUMNS if name != "id")
+    return (f"device_id {d.key} NOT NULL, id {d.key} NOT NULL, {fields.format(real=d.real, bigint=d.bigint)}, "
+            f"prev_hash {d.blob} NOT NULL, hash {d.blob} NOT NULL, received_at {d.real} NOT NULL")
+
+
+def _tables(d: Dialect) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS devices (
+            id {d.key} PRIMARY KEY, public_key {d.blob} NOT NULL, name {d.key} NOT NULL,
+            enrolled_at {d.real} NOT NULL, revoked_at {d.real}, last_seen {d.real},
+            events {d.bigint} NOT NULL DEFAULT 0, head_id TEXT, head_hash {d.blob})""",
+        # No foreign keys: ingest holds the device's lock already, and a check per event row costs time for nothing.
+        f"CREATE TABLE IF NOT EXISTS events ({event_columns(d)}, PRIMARY KEY (device_id, id))",
+        # (at, device_id, id) is the export order: the index serves both the time filter and the ORDER BY.
+        "CREATE INDEX IF NOT EXISTS events_at ON events (at, device_id, id)",
+        # One device's events in that order, without sorting them all for every page of an export.
+        "CREATE INDEX IF NOT EXISTS events_device_at ON events (device_id, at, id)",
+        f"""CREATE TABLE IF NOT EXISTS faults (
+            seq {d.serial}, device_id {d.key} NOT NULL, kind TEXT NOT NULL, event_id TEXT NOT NULL, after_id TEXT,
+            message TEXT NOT NULL, seen_at {d.real} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS faults_device ON faults (device_id)",
+        f"""CREATE TABLE IF NOT EXISTS batches (
+            digest {d.blob} PRIMARY KEY, device_id {d.key} NOT NULL, sent_at {d.real} NOT NULL,
+            received_at {d.real} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS batches_received ON batches (received_at)",
+    ]
+
+
+# Named, ordered, each applied once in its own transaction; never edit one that has shipped.
+MIGRATIONS: list[tuple[str, Callable[[Dialect], list[str]]]] = [
+    ("0001_devices_events_faults_batches", _tables),
+]
+MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at {real} NOT NULL)"
+
+_DEVICE_COLUMNS = ("id, public_key, name, enrolled_at, revoked_at, last_seen, events, head_id, head_hash, "
+                   "(SELECT count(*) FROM faults WHERE faults.device_id = devices.id)")
+SELECT_DEVICE = f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?"
+SELECT_DEVICES = f"SELECT {_DEVICE_COLUMNS} FROM devices ORDER BY name, id"
+# Re-enrolling renames and lifts a revocation; the key must be the same one (a kid names one key).
+ENROLL = ("INSERT INTO devices (id, public_key, name, enrolled_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (id) DO UPDATE SET name = excluded.name, revoked_at = NULL "
+          "WHERE devices.public_key = excluded.public_key")
+REVOKE = "UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?"  # the first revocation's time stays
+SELECT_HEAD = "SELECT revoked_at, head_id, head_hash FROM devices WHERE id = ?"
+SEEN = "SELECT 1 FROM batches WHERE digest = ?"
+PRUNE = "DELETE FROM batches WHERE received_at < ?"
+REMEMBER = "INSERT INTO batches (digest, device_id, sent_at, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+EVENT_ROW = f"device_id, {', '.join(COLUMNS)}, prev_hash, hash, received_at"
+INSERT_EVENT = (f"INSERT INTO events ({EVENT_ROW}) VALUES ({', '.join('?' * (len(COLUMNS) + 4))}) "
+                "ON CONFLICT DO NOTHING")
+INSERT_FAULT = "INSERT INTO faults (device_id, kind, event_id, after_id, message, seen_at) VALUES (?, ?, ?, ?, ?, ?)"
+MOVE_HEAD = "UPDATE devices SET head_id = ?, head_hash = ?, last_seen = ?, events = events + ? WHERE id = ?"
+SELECT_FAULTS = "SELECT device_id, kind, event_id, after_id, message, seen_at FROM faults"
+COUNT = "SELECT count(*) FROM events"
+
+
+def device_of(row: Sequence[Any]) -> Device:
+    id_, key, name, enrolled, revoked, seen, events, head_id, head_hash, faults = row
+    head = Head(head_id, bytes(head_hash)) if head_id is not None else None
+    return Device(id_, bytes(key), name, enrolled, revoked, seen, int(events), head, int(faults))
+
+
+def fault_of(row: Sequence[Any]) -> StoredFault:
+    return StoredFault(*row)
+
+
+def device_id_of(public_key: bytes) -> str:
+    if len(public_key) != 32:
+        raise StoreError(f"a device key is 32 bytes (Ed25519), not {len(public_key)}")
+    return kid_of(public_key).hex()
+
+
+_DETAILS = COLUMNS.index("details")
+
+
+def event_row(device_id: str, linked: Linked, own: bytes, received_at: float) -> tuple[object, ...]:
+    """The events row: the details as the kiosk's own log keeps them, so an export reads the same."""
+    event = linked.event
+    values = [getattr(event, name) for name in COLUMNS]
+    values[_DETAILS] = json.dumps(event.details, ensure_ascii=False, sort_keys=True) if event.details else None
+    return (device_id, *values, linked.prev_hash, own, received_at)
+
+
+_AT, _ID = ROW_COLUMNS.index("at"), ROW_COLUMNS.index("id")
+_INT64 = range(-(2**63), 2**63)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TEXTS = attrgetter(*(name for name in COLUMNS if name not in ("at", "code_iat", "temperature", "details")))
+
+
+def refuse_unstorable(batch: Batch) -> None:
+    """BatchRefused("malformed") for a value neither database can keep exactly, before anything is written.
+
+    PostgreSQL's text holds no NUL character; no UTF-8 holds a lone surrogate (the
+    kiosk's own log replaces them, so its events never carry one); a code_iat beyond
+    64 bits fits no integer column. SQLite could keep a NUL, but both stores refuse
+    the same batches, so a site can move from one to the other. (A lone surrogate in
+    the details is caught by `checked`: only the hash encodes them before the database.)
+    """
+    if not batch.digest:
+        raise ValueError("ingest takes a batch that open_batch accepted: it has no digest")
+    # One join and one encode for the whole batch: checking value by value costs as much as storing them.
+    joined = "\x01".join(text for linked in batch.events for text in _TEXTS(linked.event) if text is not None)
+    try:
+        joined.encode()
+        clean = "\x00" not in joined
+    except UnicodeEncodeError:
+        clean = False
+    for linked in batch.events:
+        event = linked.event
+        if not clean and any(text is not None and ("\x00" in text or _SURROGATE.search(text))
+                             for text in _TEXTS(event)):
+            raise BatchRefused("malformed", f"event {event.id}: a text holds a NUL character or a lone surrogate, "
+                                            "which the collector's database cannot store")
+        if event.code_iat is not None and event.code_iat not in _INT64:
+            raise BatchRefused("malformed", f"event {event.id}: code_iat does not fit in 64 bits")
+
+
+def checked(head: Head | None, events: list[Linked], known: dict[str, bytes]) -> Checked:
+    """`check_chain`, with a lone surrogate in an event's details refused as malformed instead of crashing."""
+    try:
+        return check_chain(head, events, known)
+    except UnicodeEncodeError:
+        bad = next((e.event.id for e in events if _SURROGATE.search(json.dumps(e.event.details, ensure_ascii=False))),
+                   "?")
+        raise BatchRefused("malformed", f"event {bad}: its details hold a lone surrogate, which the collector's "
+                                        "database cannot store") from None
+
+
+def rows_query(since: float | None, until: float | None, verdict: str | None, device: str | None,
+               after: tuple[object, ...] | None, batch: int) -> tuple[str, list[object]]:
+    """One page of `rows`: keyset paging on (at, device_id, id), so no cursor or lock is held between pages."""
+    where: list[str] = ["1 = 1"]
+    args: list[object] = []
+    for clause, value in (("at >= ?", since), ("at < ?", until), ("verdict = ?", verdict), ("device_id = ?", device)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    if after is not None:
+        where.append("(at, device_id, id) > (?, ?, ?)")
+        args.extend(after)
+    sql = (f"SELECT {', '.join(ROW_COLUMNS)}, device_id FROM events WHERE {' AND '.join(where)} "
+           "ORDER BY at, device_id, id LIMIT ?")
+    return sql, [*args, batch]
+
+
+def page_key(row: Sequence[Any]) -> tuple[object, ...]:
+    """Where the next page of `rows_query` starts: after this row's (at, device_id, id)."""
+    return row[_AT], row[-1], row[_ID]
+
+
+
+def one_line(err: BaseException) -> str:
+    """A driver's message on one line: PostgreSQL's carry DETAIL and HINT lines, libpq's a second line."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def head_of(device_id: str, row: Sequence[Any] | None) -> Head | None:
+    """The head from (revoked_at, head_id, head_hash) of the device's row; BatchRefused if it may not send."""
+    if row is None:
+        raise BatchRefused("unknown_device", f"device {device_id} is not enrolled at this collector")
+    revoked_at, head_id, head_hash = row
+    if revoked_at is not None:
+        raise BatchRefused("revoked", f"device {device_id} was revoked")
+    return Head(head_id, bytes(head_hash)) if head_id is not None else None
+
+
+def replayed(batch: Batch) -> BatchRefused:
+    return BatchRefused("replayed", f"device {batch.device} sent this very batch (the same signature) before; "
+                                    "events are sent again in a newly signed batch")
