@@ -2,6 +2,8 @@
 
     [trust]
     dir = "/var/lib/kiosk/trust"
+    warn_hours = 24          # trust data not refreshed for this long: a warning
+    alarm_hours = 72         # ... for this long: a louder one
 
     [policy]
     skew = 120
@@ -9,8 +11,8 @@
     accept_printed = true
     fever_threshold = 37.3
 
-plus [thermometer] and [scanner] (kiosk/devices_config.py) and [log]
-(kiosk/audit/settings.py). Found by
+plus [thermometer] and [scanner] (kiosk/devices_config.py), [log]
+(kiosk/audit/settings.py) and [sync] (kiosk/sync/settings.py). Found by
 `--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
 """
 
@@ -26,13 +28,15 @@ from kiosk.devices_config import ScannerConfig, ThermometerConfig, parse_scanner
 from kiosk.errors import ConfigError
 from kiosk.fileio import data_path
 from kiosk.policy import Policy
+from kiosk.sync.health import Limits
+from kiosk.sync.settings import SyncConfig, parse_sync
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
     import tomli as tomllib
 
-KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log"}
+KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log", "sync"}
 
 
 def default_trust_dir() -> Path:
@@ -48,6 +52,8 @@ class Config:
     thermometer: ThermometerConfig | None = None  # None: no thermometer (a bus)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     log: LogConfig | None = None  # None: no audit log (kiosk verify without --log)
+    sync: SyncConfig | None = None  # None: no collector (the log stays on the kiosk)
+    limits: Limits = field(default_factory=Limits)  # when trust age and clock offset become warnings
 
 
 def parse_config(text: str, source: Path | None = None) -> Config:
@@ -61,10 +67,14 @@ def parse_config(text: str, source: Path | None = None) -> Config:
     if unknown:
         raise ConfigError(f"{where}unknown section(s): {', '.join(unknown)}")
     trust = data.get("trust", {})
-    if not isinstance(trust, dict) or set(trust) - {"dir"}:
-        raise ConfigError(f"{where}[trust] takes only dir")
+    if not isinstance(trust, dict) or set(trust) - {"dir", "warn_hours", "alarm_hours"}:
+        raise ConfigError(f"{where}[trust] takes dir, warn_hours and alarm_hours")
     if "dir" in trust and not isinstance(trust["dir"], str):
         raise ConfigError(f"{where}[trust] dir must be a path in quotes")
+    hours = {key: trust.get(key, default) for key, default in (("warn_hours", 24), ("alarm_hours", 72))}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e6 for v in hours.values()) \
+            or hours["alarm_hours"] < hours["warn_hours"]:
+        raise ConfigError(f"{where}[trust] warn_hours and alarm_hours are hours above 0, alarm_hours >= warn_hours")
     trust_dir = Path(trust["dir"]) if "dir" in trust else default_trust_dir()
     if source is not None and not trust_dir.is_absolute():
         trust_dir = source.parent / trust_dir  # relative to the file, not to wherever the kiosk starts
@@ -76,9 +86,12 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         thermometer = parse_thermometer(data["thermometer"]) if "thermometer" in data else None
         scanner = parse_scanner(data.get("scanner", {}))
         log = parse_log(data["log"], source.parent if source else None) if "log" in data else None
+        sync = parse_sync(data["sync"], source.parent if source else None) if "sync" in data else None
     except ConfigError as err:
         raise ConfigError(f"{where}{err}") from None
-    return Config(trust_dir, policy, source, thermometer, scanner, log)
+    limits = Limits(hours["warn_hours"] * 3600.0, hours["alarm_hours"] * 3600.0,
+                    sync.clock_warn if sync else Limits().clock_warn)
+    return Config(trust_dir, policy, source, thermometer, scanner, log, sync, limits)
 
 
 def load_config(path: Path | None) -> Config:

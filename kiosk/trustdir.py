@@ -7,6 +7,8 @@ refused or interrupted import leaves the installed files as they were.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +188,27 @@ def pin_root(public_file: Path, directory: Path) -> Path:
     target = Path(directory) / ROOTS / f"root-{cose.kid_of(public).hex()}.pub"
     write_atomically(target, public.hex().encode("ascii") + b"\n")
     return target
+
+
+REFRESHED = "refreshed.json"  # when the trust data was last confirmed the newest (a pull or an import)
+
+
+def mark_refreshed(directory: Path, at: float, how: str) -> None:
+    """Record that the installed trust files were confirmed current at `at` ("sync" or "import")."""
+    write_atomically(Path(directory) / REFRESHED, json.dumps({"at": at, "how": how}).encode() + b"\n")
+
+
+def refreshed_at(directory: Path) -> float | None:
+    """When the trust data was last refreshed; without a record, when the bundle was installed; None if none."""
+    directory = Path(directory)
+    try:
+        data = json.loads((directory / REFRESHED).read_bytes())
+        at = data.get("at") if isinstance(data, dict) else None
+        if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+            return float(at)
+    except (OSError, ValueError):
+        pass  # no record, or a damaged one: fall back to the bundle's install time
+    try:
+        return (directory / BUNDLE).stat().st_mtime
+    except OSError:
+        return None

@@ -61,8 +61,18 @@ def test_default_trust_dir_follows_the_environment(monkeypatch: pytest.MonkeyPat
     ("[policy]\nfever_threshold = 'hot'\n", "fever_threshold must be a temperature"),
     ("[policy]\nplausible_min = 44\n", "plausible_min is above plausible_max"),
     ("[policy]\naccept_printed = 1\n", "accept_printed must be true or false"),
-    ("[trust]\npath = 'x'\n", "[trust] takes only dir"),
+    ("[trust]\npath = 'x'\n", "[trust] takes dir, warn_hours and alarm_hours"),
     ("policy = 3\n", "[policy] must be a table"),
+    ("[trust]\nwarn_hours = 0\n", "warn_hours and alarm_hours are hours above 0"),
+    ("[trust]\nwarn_hours = 80\n", "alarm_hours >= warn_hours"),
+    ("[trust]\nalarm_hours = 'long'\n", "warn_hours and alarm_hours are hours"),
+    ("[sync]\nbatch = 10\n", '[sync] needs url = "http://..."'),
+    ("[sync]\nurl = 'ftp://x'\n", '[sync] needs url'),
+    ("[sync]\nurl = 'http://x'\nbatch = 0\n", "[sync] batch is 1 to 5000 events"),
+    ("[sync]\nurl = 'http://x'\ntimeout = 0\n", "[sync] timeout must be above 0 seconds"),
+    ("[sync]\nurl = 'http://x'\ntrust_pull = 1\n", "[sync] trust_pull has the wrong type"),
+    ("[sync]\nurl = 'http://x'\nurl2 = 1\n", "[sync] unknown setting(s): url2"),
+    ("sync = 1\n", "[sync] must be a table"),
 ])
 def test_bad_config_is_a_clear_error(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as caught:
@@ -74,3 +84,15 @@ def test_bad_config_is_a_clear_error(text: str, message: str) -> None:
 def test_unreadable_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_sync_and_trust_age_settings_are_read_with_paths_relative_to_the_file() -> None:
+    config = parse_config("[trust]\nwarn_hours = 12\nalarm_hours = 48.5\n[sync]\nurl = 'https://c.example:8443'\n"
+                          "device_key = 'keys/device.key'\nca_file = '/etc/ca.pem'\nbatch = 200\ninterval = 30\n"
+                          "clock_warn = 60\n", Path("/etc/kiosk/kiosk.toml"))
+    assert config.sync is not None and config.sync.url == "https://c.example:8443" and config.sync.batch == 200
+    assert config.sync.device_key == Path("/etc/kiosk/keys/device.key") and config.sync.ca_file == Path("/etc/ca.pem")
+    assert (config.limits.trust_warn, config.limits.trust_alarm, config.limits.clock_warn) == (12 * 3600.0,
+                                                                                               48.5 * 3600.0, 60.0)
+    defaults = parse_config("")
+    assert defaults.sync is None and (defaults.limits.trust_warn, defaults.limits.trust_alarm) == (86400.0, 259200.0)

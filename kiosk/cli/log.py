@@ -14,6 +14,7 @@ from kiosk.audit.settings import LogConfig, subject_secret
 from kiosk.audit.store import AuditLog
 from kiosk.cli.common import celsius, config_of, moment, new_command, print_json
 from kiosk.errors import KioskError
+from kiosk.sync.outbox import Outbox
 
 
 def register(commands: Any) -> None:
@@ -127,12 +128,18 @@ def run_purge(args: argparse.Namespace) -> int:
     audit, settings = _open(args)
     days = args.days if args.days is not None else settings.retention_days
     now = time.time()
+    keep = None
     try:
-        deleted = audit.purge(now - days * 86400, at=now, operator="kiosk log purge")
+        if config_of(args).sync is not None:  # a kiosk with a collector never purges what it has not delivered
+            outbox = Outbox(audit)
+            keep = outbox.first_pending()
+            outbox.close()
+        deleted = audit.purge(now - days * 86400, keep_after_id=keep, at=now, operator="kiosk log purge")
     finally:
         audit.close()
     cutoff = datetime.fromtimestamp(now - days * 86400).strftime("%Y-%m-%d %H:%M")
-    print(f"{deleted:,} events older than {cutoff} purged (the purge itself is logged)")
+    print(f"{deleted:,} events older than {cutoff} purged (the purge itself is logged)"
+          + ("; events not yet synced are kept" if keep is not None else ""))
     return 0
 
 

@@ -26,7 +26,7 @@ from kiosk.healthcode import STATUS_NAMES
 from kiosk.issuer import KeyGrant, sign_bundle, sign_status_list
 from kiosk.keyfiles import read_public_key, read_signing_key
 from kiosk.trust import TrustStore
-from kiosk.trustdir import import_file, load_trust_dir, pin_root
+from kiosk.trustdir import import_file, load_trust_dir, mark_refreshed, pin_root
 
 
 def register(commands: Any) -> None:
@@ -153,6 +153,8 @@ def run_status_list(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     done = import_file(args.file, trust_dir_of(args))
     state = "already installed" if done.unchanged else "installed"
+    if not done.unchanged:  # new data from a stick is fresh; the same file again proves nothing about its age
+        mark_refreshed(trust_dir_of(args), time.time(), "import")
     print(f"{done.kind} seq {done.seq} {state}: {done.path}")
     for warning in done.warnings:
         sys.stderr.write(f"warning: {warning}\n")

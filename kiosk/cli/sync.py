@@ -1,0 +1,129 @@
+"""`kiosk sync`: one sync pass in the foreground (trust files down, audit events up), or `--status`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.audit.settings import LogConfig
+from kiosk.audit.store import AuditLog
+from kiosk.cli.common import config_of, new_command, print_json
+from kiosk.errors import KioskError
+from kiosk.sync.outbox import Outbox
+from kiosk.sync.transport import SyncError
+from kiosk.sync.wiring import build_sync, status
+
+
+def register(commands: Any) -> None:
+    p = new_command(commands, "sync", "send the audit log to the collector and pull new trust files, once")
+    p.add_argument("--status", action="store_true",
+                   help="only show pending events, the last success, trust age and clock warnings")
+    p.add_argument("--no-trust", action="store_true", help="do not pull trust files this time")
+    p.add_argument("--log", type=Path, metavar="DB", help="audit log (default: [log] path of the config)")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.set_defaults(run=run_sync)
+
+
+def _log_path(args: argparse.Namespace, configured: LogConfig | None) -> Path:
+    if args.log is not None:
+        return Path(args.log)
+    if configured is None:
+        raise KioskError("no audit log: give --log DB or a [log] section in the config")
+    return configured.path
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    path = _log_path(args, config.log)
+    if not path.exists():
+        raise KioskError(f"{path}: no such audit log")
+    log = AuditLog(path)
+    try:
+        if args.status:
+            outbox = Outbox(log)
+            try:
+                return _show(status(outbox, config.trust_dir, config.limits, time.time()), args.json,
+                             config.sync is not None)
+            finally:
+                outbox.close()
+        if config.sync is None:
+            raise KioskError("no collector configured: add a [sync] section with url to the config")
+        parts = build_sync(config.sync, log, config.trust_dir)
+        try:
+            return _pass(parts, args, config.trust_dir)
+        finally:
+            parts.close()
+    finally:
+        log.close()
+
+
+def _pass(parts: Any, args: argparse.Namespace, trust_dir: Path) -> int:
+    summary: dict[str, Any] = {"device": parts.identity.id}
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        with tqdm(total=parts.outbox.pending(), unit="event", unit_scale=True, file=sys.stderr,
+                  desc="sync", disable=None if not args.json else True) as bar:
+            result = parts.uploader.run_once(progress=bar.update)  # events first: they are what must not wait
+        if parts.pull is not None and not args.no_trust:
+            pulled = parts.pull()
+            summary["trust"] = {"installed": [f"{i.kind} seq {i.seq}" for i in pulled.installed],
+                                "current": pulled.current, "refused": pulled.refused}
+    except SyncError as err:
+        parts.outbox.update(last_error=str(err))
+        pending = parts.outbox.pending()
+        sys.stderr.write(f"kiosk sync: {err}; {pending:,} events pending, sent again next time\n")
+        if args.json:
+            print_json({**summary, "ok": False, "error": str(err), "pending": pending})
+        return 1
+    summary.update(ok=True, sent=result.sent, stored=result.stored, duplicates=result.duplicates,
+                   batches=result.batches, pending=result.pending, faults=[f.as_dict() for f in result.faults])
+    if args.json:
+        print_json(summary)
+        return 0
+    for line in summary.get("trust", {}).get("installed", []):
+        print(f"trust: installed {line}")
+    for line in summary.get("trust", {}).get("refused", []):
+        print(f"trust: REFUSED {line}")
+    print(f"synced {result.sent:,} events ({result.stored:,} new to the collector, {result.duplicates:,} it had) "
+          f"in {result.batches} batches; {result.pending:,} pending")
+    for fault in result.faults:
+        print(f"collector: {fault.message}")
+    return 0
+
+
+def _when(epoch: float | None, now: float) -> str:
+    if epoch is None:
+        return "never"
+    return f"{datetime.fromtimestamp(epoch).strftime('%Y-%m-%d %H:%M:%S')} ({_ago(now - epoch)} ago)"
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _show(info: dict[str, Any], as_json: bool, configured: bool) -> int:
+    if as_json:
+        print_json({**info, "configured": configured})
+        return 0
+    now = time.time()
+    offset = info["clock_offset"]
+    print(f"pending events   {info['pending']:,}" + ("" if configured else "  (no [sync] configured)"))
+    print(f"last success     {_when(info['last_success'], now)}")
+    print(f"last attempt     {_when(info['last_attempt'], now)}")
+    if info["last_error"]:
+        print(f"last error       {info['last_error']}")
+    print(f"uploaded         {info['uploaded']:,} events in all")
+    print(f"clock            {'not compared yet' if offset is None else f'{offset:+.1f} s from the collector'}")
+    print(f"trust refreshed  {_when(info['trust_refreshed'], now)}")
+    for alert in info["alerts"]:
+        print(f"{alert['level'].upper():16} {alert['en']} / {alert['zh']}")
+    return 0

@@ -1,0 +1,118 @@
+"""One sync pass: send every pending event, batch by batch, and mark synced only what was acknowledged.
+
+Every attempt is signed afresh (new timestamp, new nonce), so a batch whose
+answer was lost is simply sent again: the collector stores events by id and
+counts the copies as duplicates. The collector's clock in every answer gives
+the offset to ours; a batch refused as stale is re-signed once with the
+collector's time, so a kiosk whose clock is off still syncs (and warns).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk.device_identity import DeviceIdentity
+from kiosk.sync.outbox import Outbox
+from kiosk.sync.protocol import DEVICE_HEADER, SIGNATURE_HEADER, Ack, Fault, Linked, encode_batch, parse_ack, sign
+from kiosk.sync.transport import Reply, SyncError, Transport
+
+BATCH = 500
+log = logging.getLogger("kiosk.sync")
+
+
+class SyncRefused(SyncError):
+    """The collector refused a batch for a reason resending will not fix by itself (not enrolled, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+HINTS = {
+    "unknown_device": "this kiosk is not enrolled: on the collector run `kiosk collector enroll PUBLIC_KEY` "
+                      "with the key `kiosk device show` prints",
+    "revoked": "this kiosk was revoked at the collector; ask the site manager",
+    "bad_signature": "the collector holds another public key for this kiosk; enroll it again",
+}
+
+
+@dataclass
+class PassResult:
+    sent: int = 0  # events acknowledged in this pass
+    stored: int = 0  # of those, new to the collector
+    duplicates: int = 0
+    batches: int = 0
+    faults: list[Fault] = field(default_factory=list)
+    pending: int = 0  # left when the pass ended
+
+
+class Uploader:
+    def __init__(self, outbox: Outbox, transport: Transport, identity: DeviceIdentity, *,
+                 clock: Callable[[], float] = time.time, batch: int = BATCH) -> None:
+        self.outbox, self.transport, self.identity = outbox, transport, identity
+        self.clock, self.batch_size = clock, batch
+
+    def run_once(self, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> PassResult:
+        """Send until nothing is pending (or `stop` is set); SyncError if a batch could not be delivered."""
+        result = PassResult()
+        self.outbox.update(last_attempt=self.clock())
+        try:
+            while not (stop is not None and stop.is_set()):
+                events = self.outbox.batch(self.batch_size)
+                if not events:
+                    break
+                ack = self._deliver(events)
+                if ack.through != events[-1].event.id:
+                    raise SyncError(f"the collector acknowledged {ack.through!r}, not the batch's last event")
+                self.outbox.mark_synced(ack.through, len(events))
+                result.sent += len(events)
+                result.stored += ack.stored
+                result.duplicates += ack.duplicates
+                result.batches += 1
+                result.faults += ack.faults
+                for fault in ack.faults:
+                    log.warning("collector: %s", fault.message)
+                if progress is not None:
+                    progress(len(events))
+        except SyncError as err:
+            self.outbox.update(last_error=str(err))
+            raise
+        result.pending = self.outbox.pending()
+        if result.pending == 0:
+            self.outbox.update(last_success=self.clock(), last_error=None)
+        return result
+
+    def _deliver(self, events: list[Linked]) -> Ack:
+        for attempt in (1, 2):
+            offset = self.outbox.state().clock_offset or 0.0
+            start = self.clock()
+            body = encode_batch(self.identity.id, events, start + offset, secrets.token_hex(16))
+            reply = self.transport.post_batch(body, {DEVICE_HEADER: self.identity.id,
+                                                     SIGNATURE_HEADER: sign(body, self.identity.key)})
+            self.note_clock(reply, start)
+            if reply.status == 200:
+                try:
+                    return parse_ack(reply.data)
+                except ValueError as err:
+                    raise SyncError(f"the collector's answer is not an acknowledgement: {err}") from None
+            code = str(reply.data.get("error", "")) if reply.data else ""
+            if code == "stale" and attempt == 1:
+                continue  # the offset was just learnt from this answer: sign again with the collector's time
+            message = str(reply.data.get("message", "")) if reply.data else ""
+            if reply.status >= 500 or not code or code in ("stale", "replayed", "store"):
+                raise SyncError(f"the collector answered {reply.status}{f' ({message})' if message else ''}")
+            raise SyncRefused(code, f"the collector refused the batch: {message or code}"
+                                    f"{f'; {HINTS[code]}' if code in HINTS else ''}")
+        raise AssertionError("unreachable")
+
+    def note_clock(self, reply: Reply, start: float) -> None:
+        """Remember how far the collector's clock is from ours, taken half-way through the request."""
+        if reply.server_time is not None:
+            end = self.clock()
+            self.outbox.update(clock_offset=reply.server_time - (start + end) / 2, clock_checked=end)
