@@ -14,6 +14,10 @@ if [ "${1:-}" = test ] && ! command -v initdb >/dev/null \
     && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   DEBS+=(postgresql)
 fi
+# ... and make a self-signed certificate to test the collector over HTTPS.
+if [ "${1:-}" = test ] && ! command -v openssl >/dev/null; then
+  DEBS+=(openssl)
+fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 

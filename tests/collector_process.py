@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -30,9 +31,13 @@ class CollectorProcess:
     """`python -m kiosk collector serve` in its own process; `.url`, `.store()` for checks, `.stop()`."""
 
     def __init__(self, db_url: str, workdir: Path, *, trust_files: Path | None = None,
-                 extra: tuple[str, ...] = (), port: int | None = None) -> None:
+                 extra: tuple[str, ...] = (), port: int | None = None,
+                 https: tuple[Path, Path] | None = None) -> None:
         self.db_url, self.port = db_url, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
+        if https:
+            extra = (*extra, "--tls-cert", str(https[0]), "--tls-key", str(https[1]))
+        self._verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(https[0])) if https else True
         self.log_path = workdir / f"collector-{self.port}.log"
         command = [sys.executable, "-m", "kiosk", "collector", "serve", "--db", db_url, "--port", str(self.port),
                    *(["--trust-files", str(trust_files)] if trust_files else []), *extra]
@@ -47,7 +52,7 @@ class CollectorProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the collector exited: {self.log_path.read_text()}")
             try:
-                if httpx.get(f"{self.url}/v1/time", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/v1/time", timeout=1, verify=self._verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)

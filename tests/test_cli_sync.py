@@ -155,3 +155,95 @@ def test_a_trust_import_from_a_stick_counts_as_a_refresh(tmp_path: Path, trust_d
     (trust_dir / REFRESHED).unlink(missing_ok=True)
     assert kiosk_cli("trust", "import", "--trust", str(trust_dir), str(newer)).returncode == 0
     assert abs((refreshed_at(trust_dir) or 0) - time.time()) < 60 and (trust_dir / REFRESHED).exists()
+
+
+def test_kiosk_scan_syncs_in_the_background_and_verifies_with_the_trust_files_it_pulls(
+        tmp_path: Path, trust_dir: Path) -> None:
+    """A checkpoint at work: each verdict is pushed to the collector within seconds, and a revocation
+    the authority publishes reaches the running kiosk, which denies the next code of that key."""
+    import os
+    import tty
+
+    from tests.factories import World, code
+    from tests.test_cli_scan import wait_until_open
+
+    published = tmp_path / "published"
+    published.mkdir()
+    collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, trust_files=published)
+    kiosk = Kiosk.make(tmp_path / "k", 0)
+    store = collector.store()
+    kiosk.enroll(store)
+    store.close()
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[trust]\ndir = "{trust_dir}"\n[log]\npath = "{kiosk.log_path}"\n'
+                      f'[sync]\nurl = "{collector.url}"\ndevice_key = "{kiosk.identity.path}"\n'
+                      "interval = 0.5\ntrust_every = 0.5\n")
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    process = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(config), "scan", "--serial",
+                                os.ttyname(slave)], stdout=subprocess.PIPE, text=True)
+    now = int(time.time())
+    try:
+        wait_until_open(process.pid, os.ttyname(slave))
+        assert process.stdout is not None
+        os.write(master, (code(iat=now - 10, exp=now + 3600) + "\r\n").encode())
+        assert json.loads(process.stdout.readline())["reason"] == "ok"
+        (published / "trust.cose").write_bytes(World(revoked=("revoked", "issuer")).bundle_bytes(seq=2))
+        deadline = time.monotonic() + 30
+        while json.loads((trust_dir / "refreshed.json").read_text() if (trust_dir / "refreshed.json").exists()
+                         else '{"at": 0}')["at"] < now - 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the scan loop picks the new store up at its next scan
+        os.write(master, (code(iat=now - 5, exp=now + 3600) + "\r\n").encode())
+        assert json.loads(process.stdout.readline())["reason"] == "key_revoked"
+        log = AuditLog(kiosk.log_path)
+        logged = log.count()  # the two scans, and the scanner's state
+        log.close()
+        store = collector.store()
+        deadline = time.monotonic() + 30
+        while store.count() < logged and time.monotonic() < deadline:  # pushed by the loop: no `kiosk sync`
+            time.sleep(0.1)
+        assert store.count() == logged >= 2
+        store.close()
+    finally:
+        process.send_signal(2)
+        assert process.wait(timeout=30) == 0
+        if process.stdout is not None:
+            process.stdout.close()
+        os.close(master)
+        os.close(slave)
+        collector.stop()
+
+
+def test_doctor_shows_the_collector_its_clock_and_what_is_pending(tmp_path: Path, collector: CollectorProcess,
+                                                                   trust_dir: Path) -> None:
+    kiosk = Kiosk.make(tmp_path / "k", 7)
+    up = kiosk_cli("--config", str(config_for(tmp_path, kiosk, collector.url, trust_dir)), "doctor", "--json")
+    sync = next(c for c in map(json.loads, up.stdout.splitlines()) if c["check"] == "sync")
+    assert sync["result"] == "ok" and "answers, clock" in sync["detail"] and "7 events pending" in sync["detail"]
+    down = kiosk_cli("--config", str(config_for(tmp_path, kiosk, f"http://127.0.0.1:{free_port()}", trust_dir)),
+                     "doctor", "--json")
+    sync = next(c for c in map(json.loads, down.stdout.splitlines()) if c["check"] == "sync")
+    assert sync["result"] == "warn" and "cannot reach" in sync["detail"] and "never synced" in sync["detail"]
+
+
+def test_the_collector_speaks_https_and_the_kiosk_checks_its_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    from kiosk.sync.transport import HttpTransport, SyncUnavailable
+
+    collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, https=(cert, key))
+    try:
+        assert collector.url.startswith("https://")
+        trusted = HttpTransport(collector.url, timeout=5, ca_file=cert)
+        assert trusted.clock().status == 200
+        trusted.close()
+        stranger = HttpTransport(collector.url, timeout=5)  # the system's CAs do not know this certificate
+        with pytest.raises(SyncUnavailable, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+            stranger.clock()
+        stranger.close()
+    finally:
+        collector.stop()

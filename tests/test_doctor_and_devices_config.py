@@ -102,10 +102,25 @@ def test_doctor_checks_everything_configured(site: tuple[Path, Simulator, Path],
     config, _, _ = site
     assert main(["doctor", "--config", str(config), "--json"]) == 0
     checks = {c["check"]: c for c in map(json.loads, capsys.readouterr().out.splitlines())}
-    # The test bundle was issued in May 2026: older than a day is a warning, not a failure.
-    assert {c: checks[c]["result"] for c in checks} == {"config": "ok", "trust": "warn", "decoders": "ok",
+    # The bundle was signed in May 2026, but installed just now: the age that counts is the last refresh.
+    assert {c: checks[c]["result"] for c in checks} == {"config": "ok", "trust": "ok", "sync": "ok", "decoders": "ok",
                                                         "camera": "ok", "2D scanner": "ok", "thermometer": "ok"}
     assert "640x480" in checks["camera"]["detail"] and "38.40 °C" in checks["thermometer"]["detail"]
+    assert "no collector configured" in checks["sync"]["detail"]
+
+
+@pytest.mark.parametrize("hours, words", [(30, "trust data is 30 h old"), (100, "trust data is 4 d old: sync")])
+def test_doctor_warns_of_trust_data_not_refreshed_for_long(site: tuple[Path, Simulator, Path], hours: float,
+                                                           words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from kiosk.trustdir import mark_refreshed
+
+    config, _, folder = site
+    mark_refreshed(folder / "trust", time.time() - hours * 3600, "sync")
+    assert main(["doctor", "--config", str(config), "--json"]) == 0
+    trust = next(c for c in map(json.loads, capsys.readouterr().out.splitlines()) if c["check"] == "trust")
+    assert trust["result"] == "warn" and words in trust["detail"]
 
 
 def test_doctor_fails_on_a_missing_device(site: tuple[Path, Simulator, Path],

@@ -10,6 +10,7 @@ from typing import Any
 from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, trust_dir_of
 from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.sync.health import Limits, age_text, alerts
 
 Check = tuple[str, str, str]  # (result "ok" | "warn" | "fail", what, detail)
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         checks: list[Check] = [("ok", "config", str(config.source or "built-in defaults"))]
     except KioskError as err:
         config, checks = Config(), [("fail", "config", str(err))]
-    steps: list[Callable[[], Check]] = [lambda: _trust(args), _decoders,
+    steps: list[Callable[[], Check]] = [lambda: _trust(args, config.limits), lambda: _sync(config), _decoders,
                                         lambda: _camera(config, args.wait), lambda: _serial_scanner(config),
                                         lambda: _thermometer(config, args.wait)]
     for step in steps:
@@ -44,20 +45,54 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(result == "fail" for result, _, _ in checks) else 0
 
 
-def _trust(args: argparse.Namespace) -> Check:
-    from kiosk.trustdir import load_trust_dir
+def _trust(args: argparse.Namespace, limits: Limits) -> Check:
+    from kiosk.trustdir import load_trust_dir, refreshed_at
 
     directory = trust_dir_of(args)
     try:
         store = load_trust_dir(directory)
     except KioskError as err:
         return "fail", "trust", str(err)
-    age_h = (time.time() - store.bundle.iat) / 3600
+    now = time.time()
+    age_h = (now - store.bundle.iat) / 3600
     entries = f", status list {len(store.status):,} entries" if store.status else ", no status list"
-    detail = f"{directory}: bundle seq {store.bundle.seq}, {len(store.bundle.keys)} keys, {age_h:.0f} h old{entries}"
-    if store.warnings:
-        return "warn", "trust", detail + "; " + "; ".join(store.warnings)
-    return ("warn" if age_h > 24 else "ok"), "trust", detail
+    refreshed = refreshed_at(directory)
+    detail = (f"{directory}: bundle seq {store.bundle.seq}, {len(store.bundle.keys)} keys, signed {age_h:.0f} h ago"
+              f"{entries}, refreshed {age_text(now - refreshed)[0] + ' ago' if refreshed else 'never'}")
+    problems = [*store.warnings, *(a.en for a in alerts(now, refreshed, None, limits))]
+    return ("warn" if problems else "ok"), "trust", "; ".join([detail, *problems])
+
+
+def _sync(config: Config) -> Check:
+    """The collector: reachable, its clock, and what this kiosk has not sent yet. Offline is a warning only."""
+    if config.sync is None:
+        return "ok", "sync", "no collector configured: the log stays on this kiosk"
+    from kiosk.audit.store import AuditLog
+    from kiosk.sync.outbox import Outbox
+    from kiosk.sync.transport import HttpTransport, SyncError
+
+    pending = ""
+    if config.log is not None and config.log.path.exists():
+        log = AuditLog(config.log.path)
+        outbox = Outbox(log)
+        state, count = outbox.state(), outbox.pending()
+        outbox.close()
+        log.close()
+        last = f"last success {age_text(time.time() - state.last_success)[0]} ago" if state.last_success else \
+            "never synced"
+        pending = f"; {count:,} events pending, {last}"
+    transport = HttpTransport(config.sync.url, timeout=min(config.sync.timeout, 5.0))
+    try:
+        start = time.time()
+        reply = transport.clock()
+        offset = None if reply.server_time is None else reply.server_time - (start + time.time()) / 2
+    except SyncError as err:
+        return "warn", "sync", f"{err}{pending}"
+    finally:
+        transport.close()
+    found = alerts(time.time(), time.time(), offset, Limits(clock_warn=config.sync.clock_warn))
+    detail = f"{config.sync.url}: answers, clock {'?' if offset is None else f'{offset:+.1f} s'}{pending}"
+    return ("warn" if found else "ok"), "sync", "; ".join([detail, *(a.en for a in found)])
 
 
 def _decoders() -> Check:

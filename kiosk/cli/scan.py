@@ -10,8 +10,11 @@ is required. Runs until the video or folder ends, or until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import logging
 import queue
+import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, seconds, trust_dir_of
@@ -23,7 +26,9 @@ from kiosk.verdict import decide
 
 if TYPE_CHECKING:
     from kiosk.audit.recorder import Recorder
+    from kiosk.sync.wiring import SyncParts
     from kiosk.thermometer.poller import ThermometerPoller
+    from kiosk.trust import TrustStore
 
 
 def register(commands: Any) -> None:
@@ -89,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     # With a thermometer at the door a temperature is required; without one (a bus) it is not.
     policy = config.policy.with_values({"require_temperature": True}) if thermometer else config.policy
     recorder = _recorder(config)
+    trust_changed = threading.Event()
+    sync = _sync_loop(config, recorder, trust_dir_of(args), trust_changed)
     scans: queue.Queue[Scan] = queue.Queue()
     sources = _sources(args, config)
     if thermometer is not None:
@@ -105,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
                 if _all_ended(sources):
                     break
                 continue
+            if trust_changed.is_set():  # the sync loop installed new trust files: verify with them from now on
+                trust_changed.clear()
+                trust = _reload(trust, trust_dir_of(args))
             now = time.time()
             reading = thermometer.reading_at(now, policy.reading_window) if thermometer else None
             verdict = decide(scan.text, trust, policy, reading, now)
@@ -114,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
                 shown = recorded.as_dict()
                 if refused:
                     shown.update(verdict="deny", reason="log_unavailable")
+                if sync is not None:
+                    sync.wake()
             latency = None if scan.frame_at is None else round((time.monotonic() - scan.frame_at) * 1000, 2)
             print_json({**shown, "source": scan.source, "ms": latency})
     except KeyboardInterrupt:
@@ -123,9 +135,31 @@ def run(args: argparse.Namespace) -> int:
             source.stop()
         if thermometer is not None:
             thermometer.stop()
+        if sync is not None:
+            sync.close()
         if recorder is not None:
             recorder.audit.close()
     return 0
+
+
+def _sync_loop(config: Config, recorder: Recorder | None, trust_dir: Path,
+               trust_changed: threading.Event) -> SyncParts | None:
+    """The background sync of the log, when the config names a collector."""
+    if config.sync is None or recorder is None:
+        return None
+    from kiosk.sync.wiring import build_sync
+
+    parts = build_sync(config.sync, recorder.audit, trust_dir, on_trust=lambda pulled: trust_changed.set())
+    parts.start_background()
+    return parts
+
+
+def _reload(trust: TrustStore, trust_dir: Path) -> TrustStore:
+    try:
+        return load_trust_dir(trust_dir)
+    except KioskError as err:  # cannot happen after a verified install, but never stop the checkpoint for it
+        logging.getLogger("kiosk.scan").error("new trust files could not be loaded; keeping the old: %s", err)
+        return trust
 
 
 def _recorder(config: Config) -> Recorder | None:

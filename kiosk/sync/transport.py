@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,7 +45,7 @@ class Transport(Protocol):
 
 class HttpTransport:
     def __init__(self, url: str, *, timeout: float = 10.0, ca_file: Path | None = None) -> None:
-        verify: Any = str(ca_file) if ca_file else True
+        verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
         self.url = url.rstrip("/")
         # trust_env=False: an HTTP_PROXY meant for browsers must not reroute the kiosk's (often loopback or
         # LAN) collector traffic; a site that needs a proxy puts it in front of the collector instead.

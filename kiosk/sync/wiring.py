@@ -28,12 +28,23 @@ class SyncParts:
     uploader: Uploader
     pull: Callable[[], TrustPull] | None
     settings: SyncConfig
+    background: SyncLoop | None = None
 
-    def loop(self) -> SyncLoop:
+    def start_background(self) -> SyncLoop:
+        """Start the background loop (stopped by close())."""
         timing = LoopTiming(interval=self.settings.interval, trust_every=self.settings.trust_every)
-        return SyncLoop(self.uploader, self.pull, timing=timing)
+        self.background = SyncLoop(self.uploader, self.pull, timing=timing).start()
+        return self.background
+
+    def wake(self) -> None:
+        """An event was logged: the background loop sends it soon."""
+        if self.background is not None:
+            self.background.wake()
 
     def close(self) -> None:
+        """Stop the loop (the pass in flight ends within the timeout; what is left goes next time), then close."""
+        if self.background is not None:
+            self.background.stop(timeout=self.settings.timeout + 5)
         close = getattr(self.transport, "close", None)
         if close is not None:
             close()
@@ -41,14 +52,26 @@ class SyncParts:
 
 
 def build_sync(settings: SyncConfig, log: AuditLog, trust_dir: Path, *, transport: Transport | None = None,
-               clock: Callable[[], float] = time.time) -> SyncParts:
-    """The parts of sync for `log`; `transport` replaces HTTP in tests that need no network."""
+               clock: Callable[[], float] = time.time,
+               on_trust: Callable[[TrustPull], None] | None = None) -> SyncParts:
+    """The parts of sync for `log`; `transport` replaces HTTP in tests that need no network.
+
+    `on_trust` hears of every trust pull that installed something, so a running
+    checkpoint reloads its trust store.
+    """
     identity, _ = load_or_create(settings.device_key)
     outbox = Outbox(log)
     transport = transport or HttpTransport(settings.url, timeout=settings.timeout, ca_file=settings.ca_file)
     uploader = Uploader(outbox, transport, identity, clock=clock, batch=settings.batch)
-    pull = (lambda: pull_trust(transport, trust_dir, clock())) if settings.trust_pull else None
-    return SyncParts(outbox, transport, identity, uploader, pull, settings)
+    chosen = transport
+
+    def pull() -> TrustPull:
+        pulled = pull_trust(chosen, trust_dir, clock())
+        if pulled.installed and on_trust is not None:
+            on_trust(pulled)
+        return pulled
+
+    return SyncParts(outbox, transport, identity, uploader, pull if settings.trust_pull else None, settings)
 
 
 def status(outbox: Outbox | None, trust_dir: Path, limits: Limits, now: float) -> dict[str, Any]:
