@@ -242,7 +242,7 @@ def test_the_collector_speaks_https_and_the_kiosk_checks_its_certificate(tmp_pat
         assert trusted.clock().status == 200
         trusted.close()
         stranger = HttpTransport(collector.url, timeout=5)  # the system's CAs do not know this certificate
-        with pytest.raises(SyncUnavailable, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+        with pytest.raises(SyncUnavailable, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
             stranger.clock()
         stranger.close()
     finally:
