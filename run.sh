@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBS=(python3 python3-venv libzbar0)
+# libzbar0: pyzbar. The touchscreen (Kivy): a CJK font (Kivy's own has no Chinese), Mesa's EGL/GL so it
+# also draws with no screen, libmtdev1 for touch panels (and no MTDev traceback at start).
+DEBS=(python3 python3-venv libzbar0 fonts-wqy-microhei libegl1 libgl1-mesa-dri libmtdev1)
 # The tests start throwaway PostgreSQL servers (tests/pg_server.py): Debian's server, unless one is there
 # already (on PATH, or in Debian's versioned folder, which is not on PATH).
 if [ "${1:-}" = test ] && ! command -v initdb >/dev/null \

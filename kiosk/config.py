@@ -12,7 +12,8 @@
     fever_threshold = 37.3
 
 plus [thermometer] and [scanner] (kiosk/devices_config.py), [log]
-(kiosk/audit/settings.py) and [sync] (kiosk/sync/settings.py). Found by
+(kiosk/audit/settings.py), [sync] (kiosk/sync/settings.py), [kiosk] and
+[signal] (kiosk/checkpoint/settings.py). Found by
 `--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.audit.settings import LogConfig, parse_log
+from kiosk.checkpoint.settings import KioskSettings, SignalSettings, parse_kiosk, parse_signal
 from kiosk.devices_config import ScannerConfig, ThermometerConfig, parse_scanner, parse_thermometer
 from kiosk.errors import ConfigError
 from kiosk.fileio import data_path
@@ -36,7 +38,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
     import tomli as tomllib
 
-KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log", "sync"}
+KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log", "sync", "kiosk", "signal"}
 
 
 def default_trust_dir() -> Path:
@@ -54,6 +56,8 @@ class Config:
     log: LogConfig | None = None  # None: no audit log (kiosk verify without --log)
     sync: SyncConfig | None = None  # None: no collector (the log stays on the kiosk)
     limits: Limits = field(default_factory=Limits)  # when trust age and clock offset become warnings
+    kiosk: KioskSettings = field(default_factory=KioskSettings)  # door or bus, verdict time, admin PIN
+    signal: SignalSettings | None = None  # a turnstile or lamp opened on PASS
 
 
 def parse_config(text: str, source: Path | None = None) -> Config:
@@ -87,11 +91,13 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         scanner = parse_scanner(data.get("scanner", {}))
         log = parse_log(data["log"], source.parent if source else None) if "log" in data else None
         sync = parse_sync(data["sync"], source.parent if source else None) if "sync" in data else None
+        kiosk = parse_kiosk(data.get("kiosk", {}))
+        signal = parse_signal(data["signal"]) if "signal" in data else None
     except ConfigError as err:
         raise ConfigError(f"{where}{err}") from None
     limits = Limits(hours["warn_hours"] * 3600.0, hours["alarm_hours"] * 3600.0,
                     sync.clock_warn if sync else Limits().clock_warn)
-    return Config(trust_dir, policy, source, thermometer, scanner, log, sync, limits)
+    return Config(trust_dir, policy, source, thermometer, scanner, log, sync, limits, kiosk, signal)
 
 
 def load_config(path: Path | None) -> Config:

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,6 +57,10 @@ class AuditLog:
         """Open (or create, readable by its owner only) the log at `path`; None keeps it in memory."""
         self.path = Path(path) if path is not None else None
         self._inode: int | None = None
+        # The checkpoint's worker logs verdicts while the admin screens log their actions from another thread:
+        # on one connection, a second BEGIN inside the first's transaction fails, and its rollback undoes the
+        # first's; and the head must move in the order events are written.
+        self._lock = threading.RLock()
         try:
             self.db = self._connect()
             self._migrate()
@@ -120,15 +125,16 @@ class AuditLog:
     def append(self, event: Event) -> Event:
         """Write `event` after the current head and commit durably; returns it as stored."""
         event = normalized(event)
-        if not _ULID.fullmatch(event.id) or event.id <= self._last_id:
-            event = replace(event, id=self.next_id(event.at))
-        try:
-            self._check_file()
-            with self._transaction():
-                head = self._insert(event)
-        except (sqlite3.Error, ValueError, OverflowError) as err:
-            raise LogWriteError(f"audit log {self.path or ':memory:'}: cannot write: {err}") from None
-        self._head, self._last_id = head, event.id
+        with self._lock:
+            if not _ULID.fullmatch(event.id) or event.id <= self._last_id:
+                event = replace(event, id=self.next_id(event.at))
+            try:
+                self._check_file()
+                with self._transaction():
+                    head = self._insert(event)
+            except (sqlite3.Error, ValueError, OverflowError) as err:
+                raise LogWriteError(f"audit log {self.path or ':memory:'}: cannot write: {err}") from None
+            self._head, self._last_id = head, event.id
         return event
 
     def _insert(self, event: Event) -> bytes:
@@ -178,9 +184,17 @@ class AuditLog:
             for values in rows:
                 yield _event(values)
 
+    def latest(self, limit: int) -> list[Event]:
+        """The newest `limit` events, newest first (the admin screen's recent events)."""
+        with self._lock:
+            rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY rowid DESC LIMIT ?",
+                                   [limit]).fetchall()
+        return [_event(values) for values in rows]
+
     def count(self) -> int:
         try:
-            return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
+            with self._lock:
+                return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
         except sqlite3.DatabaseError as err:
             raise LogWriteError(f"audit log {self.path}: cannot read: {err}") from None
 
@@ -219,6 +233,10 @@ class AuditLog:
               ) -> int:
         """Delete the oldest events, up to the first one at or after `before` (and never the event
         `keep_after_id` or any after it: the unsynced ones), and log the purge in the same transaction."""
+        with self._lock:
+            return self._purge(before, keep_after_id, at, operator)
+
+    def _purge(self, before: float, keep_after_id: str | None, at: float, operator: str | None) -> int:
         stop = self.db.execute("SELECT min(rowid) FROM events WHERE at >= ?", [before]).fetchone()[0]
         if keep_after_id is not None:
             keep = self.db.execute("SELECT min(rowid) FROM events WHERE id >= ?", [keep_after_id]).fetchone()[0]

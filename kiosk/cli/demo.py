@@ -1,90 +1,109 @@
 """`kiosk demo`: the kiosk's main job on its built-in demo, no camera or thermometer needed.
 
-A queue of people (every kind of verdict) is rendered into a video, played
-through the real camera pipeline and decoders, each code verified offline
-against keys/demo with the reading the thermometer took of that person, and
-each verdict committed to a temporary audit log before it is shown.
+A queue of people (every kind of verdict) is rendered into a video and played,
+at its own pace, through the real camera pipeline and decoders; a thermometer
+simulator on a pseudo-terminal measures each person through the real driver;
+each code is verified offline against keys/demo and committed to a temporary
+audit log before it is shown. With a display the touchscreen opens; without
+one (or with --headless) each verdict is a line of text, or JSON with --json.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
-import time
-from dataclasses import replace
+import threading
 from pathlib import Path
 from typing import Any
 
+from kiosk.checkpoint.view import VerdictView
 from kiosk.cli.common import new_command, print_json
-from kiosk.demo import DEMO_DIR, queue, render_queue
+from kiosk.demo import DEMO_DIR
 from kiosk.errors import KioskError
-from kiosk.policy import Policy
-from kiosk.trustdir import load_trust_dir
-from kiosk.verdict import decide
 
 WORDS = {"pass": "PASS ", "deny": "DENY ", "retry": "RETRY"}
 
 
 def register(commands: Any) -> None:
     p = new_command(commands, "demo", "run the built-in checkpoint demo (demo-only keys)")
-    p.add_argument("--json", action="store_true", help="one JSON line per verdict instead of a table")
+    p.add_argument("--json", action="store_true", help="headless: one JSON line per verdict instead of a table")
+    p.add_argument("--headless", action="store_true", help="no window, even with a display")
+    p.add_argument("--bus", action="store_true", help="bus mode: no thermometer, compact screen")
+    p.add_argument("--pace", type=float, default=None, metavar="S",
+                   help="seconds per person (default 1.6 headless, 3.5 on screen)")
+    p.add_argument("--screenshots", type=Path, metavar="DIR",
+                   help="open the touchscreen (offscreen if there is no display) and save every screen it shows")
     p.set_defaults(run=run)
 
 
+class Table:
+    """A line per verdict (or JSON); the verdicts are kept to compare with what the demo expects."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.views: list[VerdictView] = []
+        self.lock = threading.Lock()
+
+    def on_verdict(self, view: VerdictView) -> None:
+        with self.lock:
+            self.views.append(view)
+            number = len(self.views)
+        if self.as_json:
+            print_json({**{k: v for k, v in view.as_dict().items() if k not in ("background", "foreground")},
+                        "number": number})
+            return
+        temp = view.temperature or "no reading"
+        print(f"{number:2}  {WORDS[view.verdict]}  {view.reason:<24} {temp:>10}  {view.name or '':<6} "
+              f"{view.reason_en}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    from kiosk.audit.recorder import Recorder
-    from kiosk.audit.settings import LogConfig
-    from kiosk.audit.store import AuditLog
-    from kiosk.scanner.decoders import ChainDecoder
-    from kiosk.scanner.frames import CaptureSource
-    from kiosk.scanner.pipeline import CameraPipeline
-    from kiosk.scanner.types import Scan
+    from kiosk.checkpoint.demo import build_demo
+    from kiosk.cli.run import has_display, run_headless
 
     if not (DEMO_DIR / "trust.cose").exists():
         raise KioskError(f"demo trust material not found in {DEMO_DIR}: run the demo from a checkout")
-    trust = load_trust_dir(DEMO_DIR)
-    policy = Policy(require_temperature=True)  # a door with a thermometer
-    people = list(queue(time.time()))
-    by_text = {person.text: person for person in people}
+    on_screen = not args.headless and not args.json and (has_display() or args.screenshots is not None)
+    pace = args.pace or (3.5 if on_screen else 1.6)
     with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as folder:
-        video = render_queue(people, Path(folder) / "door.avi")
-        settings = LogConfig(Path(folder) / "audit.db", site="demo", lane="1", device="demo-kiosk")
-        audit = AuditLog(settings.path)
-        recorder = Recorder(audit, settings, os.urandom(32))
+        demo = build_demo(Path(folder), pace=pace, bus=args.bus)
+        expected = [person.expected for person in demo.people]
         if not args.json:
-            print(f"Checkpoint demo: {len(people)} people filmed at the door ({video.name}), read by the camera "
-                  "pipeline,\nverified offline against keys/demo (DEMO ONLY), logged before shown\n")
-        scans: list[Scan] = []
-        pipeline = CameraPipeline(CaptureSource(str(video)), ChainDecoder(), latest_wins=False)
-        pipeline.start(scans.append)
-        pipeline.wait_until_done(timeout=120)
-        pipeline.stop()
-        surprises = 0
-        for number, scan in enumerate(scans, 1):
-            person = by_text[scan.text]
-            # The thermometer measured this person as they stood at the door, half a second before the scan.
-            now = time.time()
-            reading = replace(person.reading, taken_at=now - 0.5) if person.reading else None
-            verdict = decide(scan.text, trust, policy, reading, now)
-            recorder.record(verdict, time.time())
-            assert scan.frame_at is not None
-            ms = (time.monotonic() - scan.frame_at) * 1000
-            surprises += verdict.reason != person.expected
-            if args.json:
-                print_json({"person": person.who, **verdict.as_dict(), "ms": round(ms, 2)})
-                continue
-            shown = verdict.as_dict()
-            details = " ".join(str(shown[k]) for k in ("status", "kind", "name") if shown[k] is not None)
-            temp = f"{person.reading.celsius:.1f} °C" if person.reading else "no reading"
-            mark = "" if verdict.reason == person.expected else f"   <-- expected {person.expected}"
-            print(f"{number:2}  {WORDS[verdict.verdict]}  {verdict.reason:<24} {temp:>10}  {details:<24} "
-                  f"{person.who}{mark}")
-        missed = [p.who for p in people if p.text not in {s.text for s in scans}]
-        chain = audit.verify()
-        audit.close()
+            print(f"Checkpoint demo: {len(demo.people)} people filmed at the door, {pace:.1f} s each, read by the "
+                  "camera pipeline,\nmeasured by a thermometer on a pseudo-terminal, verified offline against "
+                  "keys/demo (DEMO ONLY), logged before shown\n", flush=True)
+        table = Table(args.json)
+        demo.checkpoint.observers.append(table)
+        try:
+            if on_screen:
+                from kiosk.checkpoint.settings import KioskSettings
+                from kiosk.ui.app import run_ui
+
+                settings = KioskSettings(mode="bus" if args.bus else "door", vehicle="bus 37" if args.bus else "",
+                                         fullscreen=False)
+                run_ui(demo.checkpoint, settings, None, screenshots=args.screenshots, exit_when_ended=True,
+                       windowed=True)
+            else:
+                run_headless(demo.checkpoint, None)
+        finally:
+            demo.close()
+        chain = demo_chain(Path(folder) / "audit.db")
+    reasons = [view.reason for view in table.views]
+    surprises = len(reasons) != len(expected) or reasons != expected
     if not args.json:
-        print(f"\n{len(people)} people, {len(scans)} codes read, {surprises} unexpected verdicts"
-              + (f"; not read: {', '.join(missed)}" if missed else ""))
-        print(f"audit log: {chain.events} events, chain {'verifies' if chain.ok else 'BROKEN'}")
-    return 1 if surprises or missed or not chain.ok else 0
+        wrong = sum(a != b for a, b in zip(reasons, expected)) + abs(len(reasons) - len(expected))
+        print(f"\n{len(demo.people)} people, {len(reasons)} codes read, {wrong} unexpected verdicts"
+              + ("" if not surprises else f"\n  got      {reasons}\n  expected {expected}"))
+        print(f"audit log: {chain[1]} events, chain {'verifies' if chain[0] else 'BROKEN'}")
+    return 1 if surprises or not chain[0] else 0
+
+
+def demo_chain(path: Path) -> tuple[bool, int]:
+    from kiosk.audit.store import AuditLog
+
+    log = AuditLog(path)
+    try:
+        report = log.verify()
+        return report.ok, report.events
+    finally:
+        log.close()

@@ -7,11 +7,27 @@ import sys
 from pathlib import Path
 
 from kiosk import __version__
-from kiosk.cli import collector, decode, demo, device, doctor, issuing, log, scan, sync, thermometer, trust, verify
+from kiosk.cli import (
+    admin,
+    collector,
+    decode,
+    demo,
+    device,
+    doctor,
+    issuing,
+    log,
+    run,
+    scan,
+    sync,
+    thermometer,
+    trust,
+    verify,
+)
 from kiosk.cli.common import Parser
 from kiosk.errors import KioskError
 
-SUBCOMMAND_MODULES = (verify, decode, scan, thermometer, doctor, log, sync, device, collector, issuing, trust, demo)
+SUBCOMMAND_MODULES = (verify, decode, scan, run, thermometer, doctor, log, sync, device, collector, issuing, trust,
+                      admin, demo)
 
 
 def build_parser() -> Parser:

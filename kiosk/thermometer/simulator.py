@@ -57,6 +57,7 @@ class Simulator:
         self.link = link
         self.rng = random.Random(seed)
         self.override: Sample | None = None  # tests set a sample directly
+        self.silent = False  # the device answers nothing (nobody in range, for a device that says so)
         self.replies = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,6 +94,8 @@ class Simulator:
         self.master = self.slave = -1
 
     def sample_now(self) -> Sample | None:
+        if self.silent:
+            return None
         if self.override is not None:
             return self.override
         return SCRIPTS[self.script](time.monotonic() - self._started, self.rng)

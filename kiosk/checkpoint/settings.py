@@ -1,0 +1,94 @@
+"""The [kiosk] and [signal] sections of the configuration file.
+
+    [kiosk]
+    mode = "door"            # "door" (a gate with a thermometer) or "bus" (a tablet at the bus door)
+    vehicle = "Bus 37 / route 5"   # bus mode: recorded in every event (as the lane) and shown on screen
+    verdict_seconds = 3.0    # how long a verdict stays on screen (bus default 1.5)
+    fullscreen = true
+    sound = true
+    language = "zh"          # which language leads on screen; both are always shown
+    admin_pin_hash = "pbkdf2_sha256$..."   # `kiosk admin hash-pin`; no hash: the admin screens are closed
+    lockout_attempts = 5     # wrong PINs in a row before the admin screens lock
+    lockout_seconds = 300
+
+    [signal]                 # a turnstile or a lamp on a serial line, opened on every PASS
+    port = "/dev/kiosk-gate"
+    baudrate = 9600
+    on_pass = "OPEN\\r\\n"     # what to send (escapes as in TOML)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.errors import ConfigError
+
+KIOSK_TYPES: dict[str, tuple[type, ...]] = {
+    "mode": (str,), "vehicle": (str,), "verdict_seconds": (int, float), "fullscreen": (bool,), "sound": (bool,),
+    "language": (str,), "admin_pin_hash": (str,), "lockout_attempts": (int,), "lockout_seconds": (int, float),
+}
+SIGNAL_TYPES: dict[str, tuple[type, ...]] = {"port": (str,), "baudrate": (int,), "on_pass": (str,)}
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    mode: str = "door"
+    vehicle: str = ""
+    verdict_seconds: float = 3.0
+    fullscreen: bool = True
+    sound: bool = True
+    language: str = "zh"
+    admin_pin_hash: str | None = None
+    lockout_attempts: int = 5
+    lockout_seconds: float = 300.0
+
+    @property
+    def bus(self) -> bool:
+        return self.mode == "bus"
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    port: str
+    baudrate: int = 9600
+    on_pass: bytes = b"OPEN\r\n"
+
+
+def _check(section: str, table: Mapping[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{section}] must be a table")
+    if unknown := sorted(set(table) - set(types)):
+        raise ConfigError(f"[{section}] unknown setting(s): {', '.join(unknown)}; known: {', '.join(types)}")
+    for key, value in table.items():
+        if not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
+            raise ConfigError(f"[{section}] {key} has the wrong type: {value!r}")
+
+
+def parse_kiosk(table: Mapping[str, Any]) -> KioskSettings:
+    _check("kiosk", table, KIOSK_TYPES)
+    mode = table.get("mode", "door")
+    if mode not in ("door", "bus"):
+        raise ConfigError('[kiosk] mode is "door" or "bus"')
+    if table.get("language", "zh") not in ("zh", "en"):
+        raise ConfigError('[kiosk] language is "zh" or "en"')
+    seconds = float(table.get("verdict_seconds", 1.5 if mode == "bus" else 3.0))
+    if not 0.3 <= seconds <= 60:
+        raise ConfigError("[kiosk] verdict_seconds is between 0.3 and 60")
+    if table.get("lockout_attempts", 5) < 1 or table.get("lockout_seconds", 300) <= 0:
+        raise ConfigError("[kiosk] lockout_attempts must be 1 or more and lockout_seconds above 0")
+    values = dict(table)
+    values["verdict_seconds"] = seconds
+    values["lockout_seconds"] = float(table.get("lockout_seconds", 300))
+    return KioskSettings(**values)
+
+
+def parse_signal(table: Mapping[str, Any]) -> SignalSettings:
+    _check("signal", table, SIGNAL_TYPES)
+    if not table.get("port"):
+        raise ConfigError("[signal] needs port (a pyserial URL or device)")
+    command = table.get("on_pass", "OPEN\r\n").encode("utf-8")
+    if not command:
+        raise ConfigError("[signal] on_pass must not be empty")
+    return SignalSettings(table["port"], table.get("baudrate", 9600), command)

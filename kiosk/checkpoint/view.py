@@ -1,0 +1,133 @@
+"""What the screens show, as plain values: the UI renders these and decides nothing. Pure.
+
+The checkpoint builds a VerdictView for every decision and a StatusView for the
+status bar; Kivy widgets bind to their fields. Headless mode prints the same
+values as JSON, so what a gate controller reads is what a volunteer sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kiosk.checkpoint.wording import temperature_text, words_for
+from kiosk.sync.health import Alert, age_text
+from kiosk.verdict import Verdict
+
+Level = str  # "ok", "warn" or "alarm"
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    verdict: str  # pass / deny / retry
+    reason: str  # the spec's reason code
+    title_zh: str
+    title_en: str
+    reason_zh: str
+    reason_en: str
+    icon: str  # "tick", "cross", "again": drawn by the UI, never colour alone
+    background: tuple[float, float, float, float]
+    foreground: tuple[float, float, float, float]
+    name: str | None  # the masked name on the code ("张*"), when the code was readable and trusted enough
+    temperature: str | None  # "36.6 °C"
+    hold: float  # seconds on screen before Scan comes back (a new code ends it sooner)
+    at: float
+    source: str = ""  # camera / serial / keyboard
+    warnings: tuple[str, ...] = ()
+    ms: float | None = None  # frame to decision, for the camera
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verdict_view(verdict: Verdict, *, at: float, hold: float, source: str = "", refused: bool = False,
+                 ms: float | None = None) -> VerdictView:
+    """The screen for a verdict; `refused`: a pass turned into a deny because the log could not be written."""
+    decision, reason = ("deny", "log_unavailable") if refused else (verdict.verdict, verdict.reason)
+    celsius = verdict.reading.celsius if verdict.reading is not None else None
+    words = words_for(decision, reason, celsius)
+    # The name only for codes whose signature checked out (from key_revoked on the claims are shown, spec §6).
+    name = verdict.code.name if verdict.code is not None and reason not in ("unknown_key", "bad_signature") else None
+    return VerdictView(decision, reason, words.title_zh, words.title_en, words.reason_zh, words.reason_en,
+                       words.icon, words.background, words.foreground, name, temperature_text(celsius), hold, at,
+                       source, tuple(verdict.warnings), ms)
+
+
+@dataclass(frozen=True)
+class StatusItem:
+    key: str  # camera, scanner, thermometer, trust, clock, sync, log
+    zh: str
+    en: str
+    level: Level = "ok"
+
+
+@dataclass(frozen=True)
+class StatusView:
+    items: tuple[StatusItem, ...] = field(default_factory=tuple)
+
+    @property
+    def worst(self) -> Level:
+        levels = [item.level for item in self.items]
+        return "alarm" if "alarm" in levels else "warn" if "warn" in levels else "ok"
+
+    def item(self, key: str) -> StatusItem | None:
+        return next((i for i in self.items if i.key == key), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {i.key: {"level": i.level, "zh": i.zh, "en": i.en} for i in self.items}
+
+
+@dataclass(frozen=True)
+class DeviceStates:
+    """What the devices say right now (None: the kiosk has no such device)."""
+
+    camera: str | None = None  # "ok", "lost", "ended", ...
+    scanner: str | None = None  # "ok", "disconnected"
+    thermometer: str | None = None  # "ok", "no reading", "disconnected", "starting"
+    celsius: float | None = None  # the latest compensated reading
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    configured: bool = False
+    pending: int = 0
+    last_success: float | None = None
+    error: str | None = None
+
+
+_DEVICE_WORDS = {
+    "ok": ("正常", "ok"), "starting": ("启动中", "starting"), "ended": ("已结束", "ended"),
+    "lost": ("断开", "lost"), "disconnected": ("未连接", "disconnected"), "no reading": ("无读数", "no reading"),
+}
+
+
+def _device(key: str, zh: str, en: str, state: str | None, extra: str = "") -> StatusItem | None:
+    if state is None:
+        return None
+    state_zh, state_en = _DEVICE_WORDS.get(state, (state, state))
+    level = "ok" if state in ("ok", "starting", "ended") else "alarm"
+    return StatusItem(key, f"{zh} {state_zh}{extra}", f"{en} {state_en}{extra}", level)
+
+
+def status_view(devices: DeviceStates, alerts: list[Alert], sync: SyncSummary, log_error: str | None,
+                now: float) -> StatusView:
+    """The status bar: devices, trust age, clock, unsynced events, logging, each with its level."""
+    reading = f" {devices.celsius:.1f}°C" if devices.celsius is not None and devices.thermometer == "ok" else ""
+    items = [_device("camera", "摄像头", "camera", devices.camera),
+             _device("scanner", "扫码器", "scanner", devices.scanner),
+             _device("thermometer", "测温", "thermometer", devices.thermometer, reading)]
+    trust = [a for a in alerts if a.code.startswith("trust")]
+    items.append(StatusItem("trust", trust[0].zh, trust[0].en, "alarm" if trust[0].level == "alarm" else "warn")
+                 if trust else StatusItem("trust", "信任数据 最新", "trust data current"))
+    clock = [a for a in alerts if a.code == "clock_off"]
+    if clock:
+        items.append(StatusItem("clock", clock[0].zh, clock[0].en, "warn"))
+    if sync.configured:
+        ago = f"{age_text(now - sync.last_success)[1]}前" if sync.last_success else "从未"
+        ago_en = f"{age_text(now - sync.last_success)[0]} ago" if sync.last_success else "never"
+        items.append(StatusItem("sync", f"待上传 {sync.pending} · 上次同步 {ago}",
+                                f"{sync.pending} unsynced · last sync {ago_en}",
+                                "warn" if sync.error and sync.pending else "ok"))
+    items.append(StatusItem("log", "记录 正常", "log ok") if log_error is None
+                 else StatusItem("log", "记录失败！", "LOG NOT WRITTEN", "alarm"))
+    return StatusView(tuple(i for i in items if i is not None))

@@ -1,0 +1,200 @@
+"""The checkpoint without a screen: words, the status bar's values, the engine, headless `kiosk run`, bus
+mode, the pass signal on a real pty, and a keyboard-wedge scanner on standard input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tty
+from pathlib import Path
+
+import pytest
+
+from kiosk.audit.recorder import Recorder
+from kiosk.audit.settings import LogConfig
+from kiosk.audit.store import AuditLog
+from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
+from kiosk.checkpoint.settings import SignalSettings, parse_kiosk
+from kiosk.checkpoint.signal import PassSignal
+from kiosk.checkpoint.view import DeviceStates, SyncSummary, VerdictView, status_view, verdict_view
+from kiosk.checkpoint.wording import REASONS, VERDICTS
+from kiosk.config import parse_config
+from kiosk.errors import ConfigError
+from kiosk.healthcode import RED
+from kiosk.policy import Policy
+from kiosk.scanner.types import Scan
+from kiosk.sync.health import alerts
+from kiosk.trustdir import load_trust_dir
+from kiosk.verdict import REASONS as SPEC_REASONS
+from kiosk.verdict import Reading, decide
+from tests.factories import NOW, World, code
+
+
+def test_every_reason_of_the_spec_has_words_in_both_languages() -> None:
+    assert set(SPEC_REASONS) | {"log_unavailable"} == set(REASONS)
+    for zh, en in REASONS.values():
+        assert zh and en and zh != en and len(en) <= 60  # a few words, read at arm's length
+    assert set(VERDICTS) == {"pass", "deny", "retry"}
+    assert len({v[2] for v in VERDICTS.values()}) == 3 and len({v[3] for v in VERDICTS.values()}) == 3
+
+
+WARM = Reading(36.6, NOW)
+
+
+def view(text: str, reading: Reading | None = WARM, **kw: object) -> VerdictView:
+    verdict = decide(text, World().store(), Policy(require_temperature=True), reading, NOW)
+    return verdict_view(verdict, at=NOW, hold=3.0, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text, reading, verdict, reason, words, name", [
+    (code(), Reading(36.6, NOW), "pass", "ok", "green code: go ahead", "张*"),
+    (code(), Reading(38.26, NOW), "deny", "fever", "temperature 38.3 °C", "张*"),
+    (code(), None, "retry", "temperature_missing", "step closer to the thermometer", "张*"),
+    (code(iat=NOW - 7200, exp=NOW - 3600), Reading(36.6, NOW), "deny", "expired", "code expired: refresh it", "张*"),
+    (code(status=RED), Reading(36.6, NOW), "deny", "status_red", "red code", "张*"),
+    (code("stranger"), Reading(36.6, NOW), "deny", "unknown_key", "ask the staff", None),
+    ("hello", Reading(36.6, NOW), "deny", "not_health_code", "show your health code", None),
+])
+def test_a_verdict_view_says_what_happened_and_what_to_do(text: str, reading: Reading | None, verdict: str,
+                                                          reason: str, words: str, name: str | None) -> None:
+    shown = view(text, reading)
+    assert (shown.verdict, shown.reason) == (verdict, reason) and words in shown.reason_en
+    assert shown.reason_zh and shown.title_zh and shown.title_en == verdict.upper()
+    assert shown.name == (name if name is None else shown.name) and (name is None) == (shown.name is None)
+    assert shown.temperature == (None if reading is None else f"{reading.celsius:.1f} °C")
+
+
+def test_a_pass_refused_for_a_dead_log_is_shown_as_a_deny_saying_so() -> None:
+    shown = view(code(), refused=True)
+    assert (shown.verdict, shown.reason, shown.icon) == ("deny", "log_unavailable", "cross")
+    assert "logging is down" in shown.reason_en
+
+
+@pytest.mark.parametrize("devices, keys_levels", [
+    (DeviceStates("ok", None, "ok", 36.6), {"camera": "ok", "thermometer": "ok"}),
+    (DeviceStates("lost", "ok", "disconnected"), {"camera": "alarm", "scanner": "ok", "thermometer": "alarm"}),
+    (DeviceStates(None, "disconnected", "no reading"), {"scanner": "alarm", "thermometer": "alarm"}),
+    (DeviceStates(None, None, None), {}),
+])
+def test_the_status_bar_shows_each_device_present_and_its_level(devices: DeviceStates,
+                                                                keys_levels: dict[str, str]) -> None:
+    bar = status_view(devices, [], SyncSummary(), None, NOW)
+    assert {i.key: i.level for i in bar.items if i.key in ("camera", "scanner", "thermometer")} == keys_levels
+    assert bar.item("log") is not None and bar.item("sync") is None and bar.item("trust").level == "ok"  # type: ignore[union-attr]
+
+
+def test_the_status_bar_warns_of_old_trust_the_clock_unsynced_events_and_a_dead_log() -> None:
+    found = alerts(NOW, NOW - 100 * 3600, -600.0)
+    bar = status_view(DeviceStates(thermometer="ok", celsius=36.61), found,
+                      SyncSummary(True, 42, NOW - 7200, "cannot reach"), "disk full", NOW)
+    levels = {i.key: i.level for i in bar.items}
+    assert levels == {"thermometer": "ok", "trust": "alarm", "clock": "warn", "sync": "warn", "log": "alarm"}
+    assert "42 unsynced" in bar.item("sync").en and "2 h ago" in bar.item("sync").en  # type: ignore[union-attr]
+    assert "36.6°C" in bar.item("thermometer").en and bar.worst == "alarm"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"mode": "train"}, "door"), ({"verdict_seconds": 0.1}, "between 0.3 and 60"), ({"language": "fr"}, "zh"),
+    ({"lockout_attempts": 0}, "lockout_attempts"), ({"sound": "yes"}, "wrong type"), ({"pin": "1"}, "unknown"),
+])
+def test_bad_kiosk_settings_are_clear_errors(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_kiosk(table)
+
+
+def test_bus_mode_defaults_to_a_shorter_verdict_and_the_signal_section_reads_escapes() -> None:
+    config = parse_config('[kiosk]\nmode = "bus"\nvehicle = "Bus 37"\n'
+                          '[signal]\nport = "/dev/gate"\non_pass = "GO\\r\\n"\n')
+    assert config.kiosk.bus and config.kiosk.verdict_seconds == 1.5 and config.kiosk.vehicle == "Bus 37"
+    assert config.signal == SignalSettings("/dev/gate", 9600, b"GO\r\n")
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.views: list[VerdictView] = []
+
+    def on_verdict(self, view: VerdictView) -> None:
+        self.views.append(view)
+
+
+def test_the_engine_logs_before_it_shows_fires_the_signal_on_pass_only_and_reloads_trust(
+        tmp_path: Path, trust_dir: Path) -> None:
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    signal = PassSignal(SignalSettings(os.ttyname(slave), 9600, b"OPEN\r\n"))
+    log = AuditLog(tmp_path / "audit.db")
+    recorder = Recorder(log, LogConfig(tmp_path / "audit.db", lane="A1"), None)
+    checkpoint = Checkpoint(CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(), recorder=recorder,
+                                            signal=signal), clock=lambda: float(NOW))
+    seen = Collect()
+    checkpoint.start(seen)
+    try:
+        checkpoint.handle(Scan(code(), "keyboard", NOW))
+        checkpoint.handle(Scan(code(status=RED), "keyboard", NOW))
+        assert [v.reason for v in seen.views] == ["ok", "status_red"] and log.count() == 2
+        deadline = time.monotonic() + 5
+        received = b""
+        while received.count(b"OPEN\r\n") < 1 and time.monotonic() < deadline:
+            received += os.read(master, 100)
+        time.sleep(0.2)
+        assert received == b"OPEN\r\n" and signal.sent == 1  # the red code opened nothing
+        (trust_dir / "trust.cose").write_bytes(World(revoked=("revoked", "issuer")).bundle_bytes(seq=2))
+        checkpoint.trust_changed()
+        assert checkpoint.handle(Scan(code(), "keyboard", NOW)).reason == "key_revoked"
+    finally:
+        checkpoint.stop()
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_pass_signal_with_no_port_counts_failures_and_never_raises() -> None:
+    signal = PassSignal(SignalSettings("/dev/no-such-gate", 9600, b"OPEN\r\n"))
+    signal.fire()
+    deadline = time.monotonic() + 5
+    while signal.failed == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    signal.close()
+    assert signal.failed == 1 and signal.sent == 0 and "no-such-gate" in (signal.last_error or "")
+
+
+def kiosk_run(config: Path, stdin: str, *extra: str) -> list[dict[str, object]]:
+    done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(config), "run", "--headless", "--stdin",
+                           *extra], input=stdin, capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")})
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_headless_run_takes_keyboard_wedge_codes_and_prints_a_json_line_per_verdict(
+        tmp_path: Path, trust_dir: Path) -> None:
+    now = int(time.time())
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[trust]\ndir = "{trust_dir}"\n[log]\npath = "audit.db"\nlane = "A1"\n')
+    lines = kiosk_run(config, f"{code(iat=now - 5, exp=now + 600)}\n\n{code(iat=now - 7200, exp=now - 3600)}\nhello\n")
+    assert [(x["verdict"], x["reason"], x["source"]) for x in lines] == [
+        ("pass", "ok", "keyboard"), ("deny", "expired", "keyboard"), ("deny", "not_health_code", "keyboard")]
+    assert lines[1]["reason_en"] == "code expired: refresh it" and lines[0]["name"] == "张*明"
+    log = AuditLog(tmp_path / "audit.db")
+    try:
+        assert [e.reason for e in log.events() if e.kind == "scan"] == ["ok", "expired", "not_health_code"]
+    finally:
+        log.close()
+
+
+def test_bus_mode_records_the_vehicle_and_needs_no_thermometer(tmp_path: Path, trust_dir: Path) -> None:
+    now = int(time.time())
+    config = tmp_path / "bus.toml"
+    config.write_text(f'[trust]\ndir = "{trust_dir}"\n[log]\npath = "audit.db"\n'
+                      '[kiosk]\nmode = "bus"\nvehicle = "Bus 37 / route 5"\n'
+                      '[thermometer]\nprotocol = "gy906"\nport = "/dev/no-thermometer-on-a-bus"\n')
+    lines = kiosk_run(config, f"{code(iat=now - 5, exp=now + 600)}\n")
+    assert [(x["verdict"], x["temperature"]) for x in lines] == [("pass", None)]
+    log = AuditLog(tmp_path / "audit.db")
+    try:
+        assert {e.lane for e in log.events()} == {"Bus 37 / route 5"}
+    finally:
+        log.close()
