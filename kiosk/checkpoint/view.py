@@ -35,6 +35,7 @@ class VerdictView:
     source: str = ""  # camera / serial / keyboard
     warnings: tuple[str, ...] = ()
     ms: float | None = None  # frame to decision, for the camera
+    details: dict[str, Any] = field(default_factory=dict)  # the verdict as `kiosk verify` prints it (spec §6)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,9 +49,12 @@ def verdict_view(verdict: Verdict, *, at: float, hold: float, source: str = "", 
     words = words_for(decision, reason, celsius)
     # The name only for codes whose signature checked out (from key_revoked on the claims are shown, spec §6).
     name = verdict.code.name if verdict.code is not None and reason not in ("unknown_key", "bad_signature") else None
+    details = verdict.as_dict()
+    if refused:
+        details.update(verdict="deny", reason="log_unavailable")
     return VerdictView(decision, reason, words.title_zh, words.title_en, words.reason_zh, words.reason_en,
                        words.icon, words.background, words.foreground, name, temperature_text(celsius), hold, at,
-                       source, tuple(verdict.warnings), ms)
+                       source, tuple(verdict.warnings), ms, details)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
 from kiosk.config import Config
@@ -19,9 +20,12 @@ from kiosk.trustdir import load_trust_dir
 
 
 def code_sources(config: Config, *, camera: str | None = None, serial: str | None = None,
-                 realtime: bool = False) -> list[CodeSource]:
-    """The camera pipeline and/or serial scanner named by the arguments, else by [scanner]."""
-    wanted = config.scanner
+                 realtime: bool = False, **overrides: Any) -> list[CodeSource]:
+    """The camera pipeline and/or serial scanner named by the arguments, else by [scanner].
+
+    `overrides` replace [scanner] settings (width, height, fps, holdoff, serial_baudrate) when not None.
+    """
+    wanted = replace(config.scanner, **{k: v for k, v in overrides.items() if v is not None})
     if camera is None and serial is None:
         camera, serial = wanted.camera, wanted.serial
     sources: list[CodeSource] = []
