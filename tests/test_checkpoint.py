@@ -198,3 +198,11 @@ def test_bus_mode_records_the_vehicle_and_needs_no_thermometer(tmp_path: Path, t
         assert {e.lane for e in log.events()} == {"Bus 37 / route 5"}
     finally:
         log.close()
+
+
+def test_a_mistyped_admin_pin_hash_is_a_config_error_at_start() -> None:
+    from kiosk.checkpoint.pin import hash_pin
+
+    assert parse_kiosk({"admin_pin_hash": hash_pin("2580", iterations=1000)}).admin_pin_hash
+    with pytest.raises(ConfigError, match="kiosk admin hash-pin"):
+        parse_kiosk({"admin_pin_hash": "pbkdf2_sha256$600000$abc"})

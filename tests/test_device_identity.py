@@ -49,3 +49,15 @@ def test_a_damaged_key_file_is_one_clear_line(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err
     assert path.read_text() == content  # never replaced: its enrollment would be lost with it
+
+
+def test_device_show_uses_the_key_sync_signs_with(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[sync]\nurl = "http://127.0.0.1:9"\ndevice_key = "keys/device.key"\n')
+    done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(config), "device", "show", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    shown = json.loads(done.stdout)
+    assert shown["key_file"] == str(tmp_path / "keys" / "device.key") and shown["made_now"]

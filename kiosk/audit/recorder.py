@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 
@@ -62,3 +63,17 @@ class Recorder:
         return self.audit.append(Event(self.audit.next_id(at), at, "manual", site=self.settings.site,
                                        lane=self.settings.lane, device=self.settings.device,
                                        temperature=temperature, operator=operator, details=details))
+
+    def admin(self, action: str, details: dict[str, object], *, at: float, operator: str = "admin") -> Event | None:
+        """Log an admin action (kind "admin"); None when the log cannot be written: the action goes ahead."""
+        # Through JSON and back: a value the log cannot hold becomes its text rather than stopping the action.
+        clean = json.loads(json.dumps({"action": action, **details}, ensure_ascii=False, default=str))
+        try:
+            return self.audit.append(Event(self.audit.next_id(at), at, "admin", site=self.settings.site,
+                                           lane=self.settings.lane, device=self.settings.device,
+                                           operator=operator, details=clean))
+        except LogWriteError as err:
+            if self.last_error is None:
+                log.error("%s", err)
+            self.last_error = str(err)
+            return None

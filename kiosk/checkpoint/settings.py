@@ -78,6 +78,11 @@ def parse_kiosk(table: Mapping[str, Any]) -> KioskSettings:
         raise ConfigError("[kiosk] verdict_seconds is between 0.3 and 60")
     if table.get("lockout_attempts", 5) < 1 or table.get("lockout_seconds", 300) <= 0:
         raise ConfigError("[kiosk] lockout_attempts must be 1 or more and lockout_seconds above 0")
+    if "admin_pin_hash" in table:
+        from kiosk.checkpoint.pin import well_formed
+
+        if not well_formed(table["admin_pin_hash"]):  # a typo found at start and by doctor, not at the door
+            raise ConfigError("[kiosk] admin_pin_hash is not a hash from `kiosk admin hash-pin`")
     values = dict(table)
     values["verdict_seconds"] = seconds
     values["lockout_seconds"] = float(table.get("lockout_seconds", 300))

@@ -70,17 +70,21 @@ def build_checkpoint(config: Config, *, trust_dir: Path | None = None, sources: 
             log_settings = replace(log_settings, lane=settings.vehicle)  # every event says which bus
         recorder = Recorder(AuditLog(log_settings.path), log_settings, subject_secret(log_settings))
     checkpoint_box: list[Checkpoint] = []
-    sync = None
-    if with_sync and config.sync is not None and recorder is not None:
-        from kiosk.sync.wiring import build_sync
+    sync = signal = None
+    try:
+        if with_sync and config.sync is not None and recorder is not None:
+            from kiosk.sync.wiring import build_sync
 
-        sync = build_sync(config.sync, recorder.audit, trust_dir,
-                          on_trust=lambda pulled: checkpoint_box[0].trust_changed() if checkpoint_box else None)
-    signal = None
-    if config.signal is not None:
-        from kiosk.checkpoint.signal import PassSignal
+            sync = build_sync(config.sync, recorder.audit, trust_dir,
+                              on_trust=lambda pulled: checkpoint_box[0].trust_changed() if checkpoint_box else None)
+        if config.signal is not None:
+            from kiosk.checkpoint.signal import PassSignal
 
-        signal = PassSignal(config.signal)
+            signal = PassSignal(config.signal)
+    except BaseException:  # a bad device key or CA file: say so, with the log closed properly
+        if recorder is not None:
+            recorder.audit.close()
+        raise
     parts = CheckpointParts(trust_dir, trust, config.policy, sources if sources is not None else code_sources(config),
                             thermometer, recorder, sync, signal, settings.verdict_seconds, config.limits)
     checkpoint = Checkpoint(parts)

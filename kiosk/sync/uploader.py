@@ -56,10 +56,15 @@ class Uploader:
                  clock: Callable[[], float] = time.time, batch: int = BATCH) -> None:
         self.outbox, self.transport, self.identity = outbox, transport, identity
         self.clock, self.batch_size = clock, batch
+        self._running = threading.Lock()
 
     def run_once(self, progress: Callable[[int], None] | None = None,
                  stop: threading.Event | None = None) -> PassResult:
         """Send until nothing is pending (or `stop` is set); SyncError if a batch could not be delivered."""
+        with self._running:  # the background loop and "sync now" on the admin screen take turns
+            return self._run_once(progress, stop)
+
+    def _run_once(self, progress: Callable[[int], None] | None, stop: threading.Event | None) -> PassResult:
         result = PassResult()
         self.outbox.update(last_attempt=self.clock())
         try:

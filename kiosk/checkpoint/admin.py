@@ -1,0 +1,287 @@
+"""What the admin screens do: unlock, export to a stick, import trust files, sync, policy, registration.
+
+Every method may be called from a worker thread (the UI must not wait on a
+stick or the network), answers an expected failure with a Message (ok False,
+in Chinese and English) rather than an exception, and logs an admin event, so
+the day's log shows who changed what at the kiosk. The PIN itself is never
+logged. Nothing here imports Kivy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from kiosk import cose
+from kiosk.audit.export import ExportError, Format, Language, export, local_zone
+from kiosk.audit.store import LogWriteError
+from kiosk.checkpoint.admin_words import RecentRow, recent_row
+from kiosk.checkpoint.pin import PinLock, PinResult
+from kiosk.checkpoint.settings import KioskSettings
+from kiosk.checkpoint.usb import DEFAULT_ROOTS, sync_folder, usb_drives
+from kiosk.checkpoint.wording import temperature_text
+from kiosk.errors import ConfigError, ImportRefused, KioskError, MalformedCode
+from kiosk.trustdir import import_file, load_roots, mark_refreshed
+
+if TYPE_CHECKING:
+    from kiosk.audit.recorder import Recorder
+    from kiosk.checkpoint.flow import Checkpoint
+
+EDITABLE = ("fever_threshold", "accept_printed", "max_age", "skew")
+FORMATS = ("csv", "jsonl", "xlsx")
+KIND_ZH = {"trust bundle": "信任包", "status list": "状态列表"}
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')  # what FAT and exFAT sticks refuse in a name, and spaces
+
+
+@dataclass(frozen=True)
+class Message:
+    ok: bool
+    zh: str
+    en: str
+
+
+NO_LOG = Message(False, "未配置记录（配置文件中没有 [log]）", "no audit log configured (no [log] in the config)")
+NO_SYNC = Message(False, "未配置同步服务器（配置文件中没有 [sync]）",
+                  "no collector configured (no [sync] in the config)")
+NO_STICK = Message(False, "未找到可写的U盘：请插入U盘后再试", "no writable USB stick found: plug one in and try again")
+
+
+class Admin:
+    def __init__(self, checkpoint: Checkpoint, settings: KioskSettings, *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic, media_roots: Iterable[str | Path] = DEFAULT_ROOTS,
+                 is_mount: Callable[[Path], bool] = os.path.ismount) -> None:
+        self.checkpoint, self.settings, self.clock = checkpoint, settings, clock
+        self.media_roots, self.is_mount = tuple(media_roots), is_mount
+        self.lock = PinLock(settings.admin_pin_hash, attempts=settings.lockout_attempts,
+                            lockout=settings.lockout_seconds, clock=monotonic)
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self.checkpoint.parts.recorder
+
+    def _log(self, action: str, **details: object) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.admin(action, details, at=self.clock())
+            if self.checkpoint.parts.sync is not None:
+                self.checkpoint.parts.sync.wake()  # admin actions reach the collector like verdicts do
+
+    # -- entering and leaving ---------------------------------------------------------------------------
+
+    def unlock(self, pin: str) -> PinResult:
+        result = self.lock.try_pin(pin)
+        outcome = ("ok" if result.ok else "closed" if self.lock.closed else "locked" if result.locked_for
+                   else "failed")
+        self._log("unlock", result=outcome, attempts_left=result.attempts_left)
+        return result
+
+    def leave(self) -> None:
+        self._log("leave")
+
+    # -- USB sticks --------------------------------------------------------------------------------------
+
+    def drives(self) -> list[Path]:
+        return usb_drives(self.media_roots, is_mount=self.is_mount)
+
+    def _drive(self, drive: Path | None) -> Path | None:
+        if drive is not None:
+            return Path(drive)
+        found = self.drives()
+        return found[0] if found else None
+
+    def export_usb(self, drive: Path | None = None, fmt: str = "csv") -> Message:
+        """Write the whole log to the stick as kiosk-<device or lane>-<YYYYMMDD-HHMM>.<fmt>."""
+        recorder, target = self.recorder, self._drive(drive)
+        if recorder is None or target is None or fmt not in FORMATS:
+            message = NO_LOG if recorder is None else NO_STICK if target is None else \
+                Message(False, f"不支持的格式 {fmt}", f"unknown format {fmt!r} (csv, jsonl, xlsx)")
+            self._log("export", ok=False, error=message.en)
+            return message
+        out = self._export_name(target, recorder, fmt)
+        language: Language = "en" if recorder.settings.language == "en" else "zh"
+        try:
+            rows = export(recorder.audit, out, cast(Format, fmt), language=language)
+        except (ExportError, OSError, sqlite3.Error) as err:
+            self._log("export", ok=False, drive=str(target), error=str(err))
+            return Message(False, f"导出失败：{err}", f"export failed: {err}")
+        sync_folder(target)
+        self._log("export", ok=True, drive=str(target), file=out.name, format=fmt, events=rows)
+        return Message(True, f"已导出 {rows} 条记录到 {out.name}", f"exported {rows} events to {out.name}")
+
+    def _export_name(self, drive: Path, recorder: Recorder, fmt: str) -> Path:
+        who = _UNSAFE.sub("-", recorder.settings.device or recorder.settings.lane).strip("-.")
+        stamp = datetime.fromtimestamp(self.clock(), local_zone()).strftime("%Y%m%d-%H%M")
+        stem = f"kiosk-{who}-{stamp}" if who else f"kiosk-{stamp}"
+        out, n = drive / f"{stem}.{fmt}", 2
+        while out.exists():  # a second export in the same minute keeps the first
+            out, n = drive / f"{stem}-{n}.{fmt}", n + 1
+        return out
+
+    def import_usb(self, drive: Path | None = None) -> Message:
+        """Install the trust files on the stick (bundles first), like `kiosk trust import`."""
+        target = self._drive(drive)
+        if target is None:
+            self._log("import", ok=False, error=NO_STICK.en)
+            return NO_STICK
+        trust_dir = self.checkpoint.parts.trust_dir
+        try:
+            files = self._trust_files(target, trust_dir)
+        except (KioskError, OSError) as err:  # no pinned root; a stick pulled out or unreadable
+            self._log("import", ok=False, drive=str(target), error=str(err))
+            return Message(False, f"无法导入：{err}", f"cannot import: {err}")
+        if not files:
+            self._log("import", ok=False, drive=str(target), error="no .cose files")
+            return Message(False, "U盘上没有信任文件（*.cose）", "no trust files (*.cose) on the stick")
+        zh: list[str] = []
+        en: list[str] = []
+        installed, refused = [], []
+        for path in files:
+            try:
+                done = import_file(path, trust_dir)
+            except ImportRefused as err:
+                refused.append(f"{path.name}: {err.problem}")
+                zh.append(f"拒绝 {path.name}：{err.problem}")
+                en.append(f"refused {path.name}: {err.problem}")
+                continue
+            state_zh, state_en = ("已是最新", "already installed") if done.unchanged else ("已安装", "installed")
+            zh.append(f"{KIND_ZH.get(done.kind, done.kind)} seq {done.seq} {state_zh}")
+            en.append(f"{done.kind} seq {done.seq} {state_en}")
+            if not done.unchanged:
+                installed.append(f"{done.kind} seq {done.seq}")
+        if installed:  # new data from a stick is fresh; the same file again proves nothing about its age
+            mark_refreshed(trust_dir, self.clock(), "import")
+            self.checkpoint.trust_changed()
+        self._log("import", ok=not refused, drive=str(target), installed=installed, refused=refused)
+        return Message(not refused, "；".join(zh), "; ".join(en))
+
+    @staticmethod
+    def _trust_files(drive: Path, trust_dir: Path) -> list[Path]:
+        """The stick's *.cose files, bundles (signed by a pinned root) before status lists."""
+        roots, _ = load_roots(trust_dir)
+        ranked = []
+        # Names starting with "." are a Mac's AppleDouble shadows (._trust.cose): never trust files.
+        for path in sorted(p for p in drive.iterdir() if p.suffix.lower() == ".cose" and not p.name.startswith(".")
+                           and p.is_file()):
+            try:
+                rank = 0 if cose.decode_sign1(path.read_bytes()).kid in roots else 1
+            except (OSError, MalformedCode):
+                rank = 1  # import_file names the problem
+            ranked.append((rank, path))
+        return [path for _, path in sorted(ranked)]
+
+    # -- sync ----------------------------------------------------------------------------------------------
+
+    def sync_now(self) -> Message:
+        """Send the pending events, then pull trust files, as `kiosk sync` does."""
+        sync = self.checkpoint.parts.sync
+        if sync is None:
+            self._log("sync", ok=False, error="no collector configured")
+            return NO_SYNC
+        zh: list[str] = []
+        en: list[str] = []
+        try:
+            result = sync.uploader.run_once()
+            zh.append(f"已上传 {result.sent} 条记录，待上传 {result.pending} 条")
+            en.append(f"sent {result.sent} events, {result.pending} pending")
+            pulled = sync.pull() if sync.pull is not None else None
+        except KioskError as err:  # SyncError, and LogWriteError from the outbox
+            with contextlib.suppress(KioskError):  # the status bar shows it; a log that fails here says so itself
+                sync.outbox.update(last_error=str(err))
+            self._log("sync", ok=False, error=str(err))
+            # What did go through (the events, before a failed trust pull) is said too.
+            return Message(False, "；".join([*zh, f"同步失败：{err}"]), "; ".join([*en, f"sync failed: {err}"]))
+        if pulled is not None:
+            zh += [f"已安装 {KIND_ZH.get(i.kind, i.kind)} seq {i.seq}" for i in pulled.installed]
+            en += [f"installed {i.kind} seq {i.seq}" for i in pulled.installed]
+            zh += [f"拒绝 {why}" for why in pulled.refused]
+            en += [f"refused {why}" for why in pulled.refused]
+            if pulled.installed:
+                self.checkpoint.trust_changed()
+        refused = pulled.refused if pulled is not None else []
+        self._log("sync", ok=not refused, sent=result.sent, pending=result.pending,
+                  installed=[f"{i.kind} seq {i.seq}" for i in (pulled.installed if pulled else [])], refused=refused)
+        return Message(not refused, "；".join(zh), "; ".join(en))
+
+    # -- the log and the policy ----------------------------------------------------------------------------
+
+    def recent(self, limit: int = 30) -> list[RecentRow]:
+        """The newest events, newest first; none when the log cannot be read (the status bar says why)."""
+        zone = local_zone()
+        try:
+            latest = self.checkpoint.recent(limit)
+        except (sqlite3.Error, LogWriteError):
+            return []
+        return [recent_row(event, zone) for event in latest]
+
+    def policy_values(self) -> dict[str, object]:
+        policy = self.checkpoint.policy
+        return {name: getattr(policy, name) for name in EDITABLE}
+
+    def set_policy(self, **values: object) -> Message:
+        """Change policy values until the kiosk restarts (the config file is not touched)."""
+        old = self.checkpoint.policy
+        try:
+            if unknown := sorted(set(values) - set(EDITABLE)):
+                raise ConfigError(f"not editable here: {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
+            new = old.with_values(values)
+            # A slip of the finger (3.73, 373) would flag everyone or no one: keep it among readable temperatures.
+            if not new.plausible_min <= new.fever_threshold <= new.plausible_max:
+                raise ConfigError(f"fever_threshold must be between {new.plausible_min} and {new.plausible_max} °C")
+        except ConfigError as err:
+            self._log("policy", ok=False, values={k: repr(v) for k, v in values.items()}, error=str(err))
+            return Message(False, f"设置无效：{err}", f"not changed: {err}")
+        self.checkpoint.policy = new  # one assignment: the worker sees the old policy or the new, never half
+        self._log("policy", ok=True, old={k: getattr(old, k) for k in values}, new={k: getattr(new, k) for k in values})
+        return Message(True, "已修改（仅本次运行有效，重启后恢复配置文件的设置）",
+                       "changed for this run (the config file's values return at restart)")
+
+    # -- registering a person by hand ----------------------------------------------------------------------
+
+    @property
+    def manual_fields(self) -> tuple[str, ...]:
+        recorder = self.recorder
+        return recorder.settings.manual_fields if recorder is not None else ()
+
+    def register(self, fields: dict[str, str], temperature: float | None) -> Message:
+        """Record a person without a code (operator "admin"); blank fields are dropped."""
+        recorder = self.recorder
+        if recorder is None:
+            self._log("register", ok=False, error=NO_LOG.en)
+            return NO_LOG
+        details: dict[str, object] = {k: v.strip() for k, v in fields.items() if v and v.strip()}
+        policy = self.checkpoint.policy
+        problem: Message | None = None
+        if not details and temperature is None:
+            problem = Message(False, "请至少填写一项", "fill in at least one field")
+        elif temperature is not None and not (math.isfinite(temperature)
+                                              and policy.plausible_min <= temperature <= policy.plausible_max):
+            problem = Message(False, f"体温 {temperature} 不合理：请再测一次",
+                              f"temperature {temperature} is implausible: measure again")
+        if problem is None:
+            try:
+                event = recorder.manual(details, at=self.clock(), temperature=temperature, operator="admin")
+            except ValueError as err:
+                problem = Message(False, f"未登记：{err}", f"not registered: {err}")
+            except LogWriteError as err:
+                problem = Message(False, f"记录失败，未登记：{err}", f"not registered, the log failed: {err}")
+        if problem is not None:
+            self._log("register", ok=False, fields=sorted(details), error=problem.en)
+            return problem
+        fever = temperature is not None and temperature >= policy.fever_threshold
+        # Field names only: the values are personal data, kept once, in the registration itself.
+        self._log("register", ok=True, event=event.id, fields=sorted(details), fever=fever)
+        shown = temperature_text(temperature)
+        if fever:
+            return Message(True, f"已登记。体温 {shown}：发热，请到留观区复测",
+                           f"registered. temperature {shown}: fever, take them to the staff for a second reading")
+        return Message(True, f"已登记{f'，体温 {shown}' if shown else ''}",
+                       f"registered{f', temperature {shown}' if shown else ''}")
