@@ -61,7 +61,8 @@ run_tests() {
   log "mypy"
   .venv/bin/mypy
   log "pytest"
-  .venv/bin/pytest -n 2 "$@"
+  # loadgroup: the touchscreen tests share one Kivy window, so they stay in one worker (xdist_group "ui").
+  .venv/bin/pytest -n 2 --dist loadgroup "$@"
 }
 
 cmd=${1:-}

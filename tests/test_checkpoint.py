@@ -76,7 +76,7 @@ def test_a_pass_refused_for_a_dead_log_is_shown_as_a_deny_saying_so() -> None:
 @pytest.mark.parametrize("devices, keys_levels", [
     (DeviceStates("ok", None, "ok", 36.6), {"camera": "ok", "thermometer": "ok"}),
     (DeviceStates("lost", "ok", "disconnected"), {"camera": "alarm", "scanner": "ok", "thermometer": "alarm"}),
-    (DeviceStates(None, "disconnected", "no reading"), {"scanner": "alarm", "thermometer": "alarm"}),
+    (DeviceStates(None, "disconnected", "no reading"), {"scanner": "alarm", "thermometer": "warn"}),
     (DeviceStates(None, None, None), {}),
 ])
 def test_the_status_bar_shows_each_device_present_and_its_level(devices: DeviceStates,

@@ -109,7 +109,8 @@ def _device(key: str, zh: str, en: str, state: str | None, extra: str = "") -> S
     if state is None:
         return None
     state_zh, state_en = _DEVICE_WORDS.get(state, (state, state))
-    level = "ok" if state in ("ok", "starting", "ended") else "alarm"
+    # Silence with nobody in range is normal for some thermometers: a warning; unplugged is an alarm.
+    level = "ok" if state in ("ok", "starting", "ended") else "warn" if state == "no reading" else "alarm"
     return StatusItem(key, f"{zh} {state_zh}{extra}", f"{en} {state_en}{extra}", level)
 
 

@@ -1,0 +1,502 @@
+"""The touchscreen: a real Kivy window (offscreen), driven through a real Checkpoint.
+
+Trust from keys/demo, a real audit log and recorder, a real thermometer (the
+simulator on a pty, read by the poller), codes submitted as the camera would
+or typed as a wedge scanner would, and once a real camera pipeline over a
+rendered video. Kivy makes one window per process: every test that opens the
+UI is in this module, in one xdist group, and each mounts a fresh app in that
+window. Nothing waits for a fixed time: the harness pumps frames until the
+condition holds or a generous deadline passes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from kiosk import demo
+from kiosk.audit.recorder import Recorder
+from kiosk.audit.settings import LogConfig
+from kiosk.audit.store import AuditLog
+from kiosk.checkpoint.admin import Admin
+from kiosk.checkpoint.demo import render, slot_for
+from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
+from kiosk.checkpoint.pin import hash_pin
+from kiosk.checkpoint.settings import KioskSettings
+from kiosk.checkpoint.view import DeviceStates, VerdictView
+from kiosk.checkpoint.wording import BUS_PROMPT, PROMPT
+from kiosk.policy import Policy
+from kiosk.scanner.types import CodeSource
+from kiosk.thermometer.poller import ThermometerPoller
+from kiosk.thermometer.protocols import make_driver
+from kiosk.thermometer.simulator import Simulator, person
+from kiosk.thermometer.types import Sample
+from kiosk.trustdir import load_trust_dir
+from kiosk.ui import sounds, texts
+from kiosk.ui.wedge import KeyboardWedge, typed_char
+
+pytestmark = pytest.mark.xdist_group("ui")
+ROOT = Path(__file__).resolve().parents[1]
+PIN = "2468"
+WINDOW = 0.6  # the tests' reading window: a new simulated forehead counts within a second
+COLD = Sample(29.0, 4.0, 30.0)  # a forehead from a winter street: 31.5 °C, implausible
+
+
+# -- the pure parts: no window ------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def keystrokes(wedge: KeyboardWedge, text: str, *, text_events: bool = True) -> None:
+    shifted = {v: k for k, v in zip("1234567890-=[]\\;',./`", '!@#$%^&*()_+{}|:"<>?~')}
+    for char in text:
+        base = char.lower() if char.isalpha() else shifted.get(char, char)
+        wedge.key(ord(base), base, ["shift"] if char.isupper() or char in shifted else [])
+        if text_events:
+            wedge.text(char)
+
+
+@pytest.mark.parametrize("text_events", [True, False], ids=["key+text", "keys only"])
+def test_wedge_submits_what_came_before_enter(text_events: bool) -> None:
+    codes: list[str] = []
+    wedge = KeyboardWedge(codes.append, clock=Clock())
+    code = "PHC1:6BF%NOT*A+CODE $/.-"
+    keystrokes(wedge, code, text_events=text_events)
+    assert wedge.key(13) and codes == [code]
+    keystrokes(wedge, "abc")  # too short for a code: someone touched the keyboard
+    assert not wedge.key(271) and codes == [code] and wedge.buffer == []
+
+
+def test_wedge_drops_a_partial_code_left_idle() -> None:
+    clock, codes = Clock(), []
+    wedge = KeyboardWedge(codes.append, clock=clock)
+    keystrokes(wedge, "PHC1:STALE")
+    clock.now += 1.5
+    keystrokes(wedge, "PHC1:FRESH")
+    wedge.key(13)
+    assert codes == ["PHC1:FRESH"] and wedge.dropped == 1
+    keystrokes(wedge, "PHC1:LATE")
+    clock.now += 1.2  # Enter a long time after the last key: not one scan
+    assert not wedge.key(13) and codes == ["PHC1:FRESH"]
+
+
+@pytest.mark.parametrize(("key", "codepoint", "modifiers", "char"), [
+    (ord("p"), "p", ["shift"], "P"), (ord("p"), "p", [], "p"), (ord("p"), "p", ["capslock"], "P"),
+    (ord(";"), ";", ["shift"], ":"), (ord("5"), "5", ["shift"], "%"), (ord("8"), "8", ["shift"], "*"),
+    (ord("="), "=", ["shift"], "+"), (257, None, [], "1"), (ord("c"), "c", ["ctrl"], None), (273, None, [], None),
+])
+def test_typed_char_reads_a_us_layout(key: int, codepoint: str | None, modifiers: list[str], char: str | None) -> None:
+    assert typed_char(key, codepoint, modifiers) == char
+
+
+@pytest.mark.parametrize(("devices", "expected"), [
+    (DeviceStates(thermometer=None), None),
+    (DeviceStates(thermometer="ok", celsius=36.64), ("测温 36.6 °C", "temperature 36.6 °C", "ok")),
+    (DeviceStates(thermometer="ok", celsius=23.5), ("请靠近测温仪", "step closer to the thermometer", "warn")),
+    (DeviceStates(thermometer="no reading"), ("请靠近测温仪", "step closer to the thermometer", "warn")),
+    (DeviceStates(thermometer="disconnected"), ("测温仪未连接", "thermometer disconnected", "alarm")),
+])
+def test_thermometer_line(devices: DeviceStates, expected: tuple[str, str, str] | None) -> None:
+    line = texts.thermometer_line(devices, Policy())
+    assert (line and (line.zh, line.en, line.level)) == expected
+
+
+def test_screen_words() -> None:
+    assert texts.clock_text(299.2) == "5:00" and texts.clock_text(0.4) == "0:01" and texts.clock_text(0) == "0:00"
+    assert texts.stepped("fever_threshold", 37.3, 1) == 37.4 and texts.stepped("fever_threshold", 40.0, 3) == 40.0
+    assert texts.stepped("max_age", 300, -20) == 30
+    assert texts.recent_line("14:03:27", "scan", "deny", "码已过期", "code expired", "36.6 °C") == \
+        "14:03:27   禁止 deny   码已过期 / code expired   36.6 °C"
+    assert texts.chip_colours("bogus") == texts.chip_colours("alarm")
+
+
+def test_verdict_sounds_are_three_distinct_short_tunes(tmp_path: Path) -> None:
+    made = sounds.make_sounds(tmp_path)
+    tunes = {verdict: path.read_bytes() for verdict, path in made.items()}
+    assert set(tunes) == {"pass", "deny", "retry"} and len(set(tunes.values())) == 3
+    assert all(0.2 < (len(data) - 44) / 2 / sounds.RATE < 0.7 for data in tunes.values())  # 16-bit mono
+    mtimes = {path.stat().st_mtime_ns for path in made.values()}
+    sounds.make_sounds(tmp_path)  # the next start leaves identical files alone
+    assert {path.stat().st_mtime_ns for path in made.values()} == mtimes
+
+
+def test_no_audio_device_is_silently_no_sound(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sounds, "audio_device_present", lambda: False)
+    player = sounds.Sounds(tmp_path, enabled=True)
+    assert not player.available
+    player.play("pass")  # nothing, and no error
+
+
+# -- the window ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Door:
+    """A checkpoint at a door with its screen: submit codes, wait for what the screen shows."""
+
+    ui: Any  # tests.ui_harness.UiHarness
+    checkpoint: Checkpoint
+    audit: AuditLog
+    admin: Admin
+    simulator: Simulator | None
+    people: dict[str, demo.Scan]
+
+    @property
+    def app(self) -> Any:
+        return self.ui.app
+
+    def verdict(self, text: str, source: str = "camera") -> VerdictView:
+        """Submit a code and wait until its verdict is on screen."""
+        shown = len(self.app.shown)
+        self.checkpoint.submit(text, source)
+        self.ui.until(lambda: len(self.app.shown) > shown, "the verdict on screen")
+        return self.app.shown[-1].view  # type: ignore[no-any-return]
+
+    def forehead(self, sample: Sample, celsius: float) -> None:
+        """Put a forehead in front of the thermometer and wait until the reading window holds only it."""
+        assert self.simulator is not None and self.checkpoint.parts.thermometer is not None
+        self.simulator.override = sample
+        poller = self.checkpoint.parts.thermometer
+
+        def measured() -> bool:
+            reading = poller.reading_at(time.time(), WINDOW)
+            return reading is not None and abs(reading.celsius - celsius) < 0.05
+
+        self.ui.until(measured, f"a reading of {celsius}")
+
+    def button(self, screen: str, text: str) -> Any:
+        from kivy.uix.button import Button  # type: ignore[import-untyped]
+
+        found = [w for w in self.app.screen(screen).walk() if isinstance(w, Button) and w.text == text]
+        assert len(found) == 1, f"button {text!r} on {screen}: {len(found)}"
+        return found[0]
+
+    def tap(self, screen: str, text: str) -> None:
+        self.ui.tap(self.button(screen, text))
+
+    def enter_pin(self, pin: str) -> None:
+        for digit in pin:
+            self.tap("pin", digit)
+        self.tap("pin", "确定  OK")
+        self.ui.until(lambda: not self.app.busy, "the PIN checked")
+
+    def events(self, kind: str) -> list[Any]:
+        return [e for e in self.audit.events() if e.kind == kind]
+
+
+@pytest.fixture
+def door(tmp_path: Path) -> Iterator[Callable[..., Door]]:
+    from tests.ui_harness import UiHarness
+
+    made: list[Door] = []
+
+    def make(*, thermometer: bool = True, bus: bool = False, vehicle: str = "", hold: float = 30.0,
+             sources: list[CodeSource] | None = None, size: tuple[int, int] | None = None) -> Door:
+        simulator = poller = None
+        if thermometer:
+            simulator = Simulator("gy906", {}, "steady", emulate_baud=False)
+            simulator.override = person(36.6)
+            poller = ThermometerPoller(simulator.start(), make_driver("gy906", {}), reconnect_every=0.1)
+        log = LogConfig(tmp_path / f"audit{len(made)}.db", site="test gate", lane="1", device="ui-test")
+        audit = AuditLog(log.path)
+        parts = CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(reading_window=WINDOW),
+                                sources or [], poller, Recorder(audit, log, b"k" * 32), hold=hold)
+        checkpoint = Checkpoint(parts)
+        settings = KioskSettings(mode="bus" if bus else "door", vehicle=vehicle, fullscreen=False, sound=False,
+                                 admin_pin_hash=hash_pin(PIN, iterations=1000), lockout_attempts=3,
+                                 lockout_seconds=60)
+        admin = Admin(checkpoint, settings, media_roots=[tmp_path / "media"])
+        people: dict[str, demo.Scan] = {}
+        for someone in demo.queue(time.time()):
+            people.setdefault(someone.expected, someone)  # "ok": the first, green phone code of 张*明
+        ui = UiHarness(checkpoint, settings, admin, size=size)
+        made.append(Door(ui, checkpoint, audit, admin, simulator, people))
+        return made[-1]
+
+    yield make
+    for made_door in made:
+        made_door.ui.close()  # stops the checkpoint, the poller with it
+        if made_door.simulator is not None:
+            made_door.simulator.stop()
+
+
+def rgb(colour: tuple[float, ...]) -> np.ndarray[Any, Any]:
+    return np.array([round(c * 255) for c in colour[:3]])
+
+
+def test_each_verdict_fills_the_screen_with_its_colour_icon_and_words(door: Callable[..., Door]) -> None:
+    d = door()
+    cases = [("ok", person(36.6), 36.6, "pass", "tick"), ("status_amber", person(36.6), 36.6, "deny", "cross"),
+             ("temperature_implausible", COLD, 31.5, "retry", "again"), ("ok", person(38.2), 38.2, "deny", "cross")]
+    for reason, forehead, celsius, kind, icon in cases:
+        d.forehead(forehead, celsius)
+        view = d.verdict(d.people[reason].text)
+        assert (view.verdict, view.icon) == (kind, icon), view.reason
+        assert d.ui.screen == "verdict"
+        pixels = d.ui.pixels()
+        # The whole screen: beside the words, and the status bar's strip between its chips and the gear.
+        for y, x in [(0.55, 0.985), (0.95, 0.5), (0.03, 0.8)]:
+            sample = pixels[int(y * pixels.shape[0]), int(x * pixels.shape[1])].astype(int)
+            assert np.abs(sample - rgb(view.background)).max() <= 3, (kind, x, y, sample)
+        ids = d.ui.ids("verdict")
+        assert ids.title_zh.text == view.title_zh and ids.title_en.text == view.title_en
+        assert ids.reason_zh.text == view.reason_zh and ids.reason_en.text == view.reason_en
+        assert ids.icon.kind == icon and list(ids.title_zh.color) == list(view.foreground)
+        assert f"{celsius:.1f} °C" in ids.person.text
+    assert d.ui.ids("verdict").reason_en.text == "temperature 38.2 °C: please see the staff"  # the fever
+    assert d.ui.ids("verdict").person.text.startswith("张*明")
+
+
+def test_the_hold_brings_scan_back_and_the_next_code_replaces_a_verdict(door: Callable[..., Door]) -> None:
+    hold = 2.0
+    d = door(thermometer=False, hold=hold)
+    first = d.verdict(d.people["ok"].text)
+    second = d.verdict(d.people["status_red"].text)  # the next person, while the first verdict is up
+    shown = d.app.shown
+    assert (first.verdict, second.verdict) == ("pass", "deny")
+    assert shown[-1].drawn - shown[-2].drawn < hold  # replaced at once, not after the first one's hold
+    assert d.ui.ids("verdict").title_en.text == "DENY"
+    d.ui.until(lambda: d.ui.screen == "scan", "the scan screen back")
+    # The hold counts from the newest verdict (Kivy's clock counts from the start of a frame: 50 ms of slack).
+    assert time.monotonic() - shown[-1].received >= hold - 0.05
+    assert d.ui.colour_at(0.9, 0.6) == (18, 20, 26)  # SCAN_BACKGROUND again, everywhere
+    assert d.ui.ids("scan").prompt_zh.text == PROMPT[0] and d.ui.ids("scan").prompt_en.text == PROMPT[1]
+
+
+def test_a_wedge_scanner_typing_a_code_gets_a_verdict(door: Callable[..., Door]) -> None:
+    d = door(thermometer=False)
+    shown = len(d.app.shown)
+    d.ui.type_keys(d.people["ok"].text)
+    d.ui.until(lambda: len(d.app.shown) > shown, "the typed code's verdict")
+    assert d.app.shown[-1].view.source == "keyboard" and d.app.shown[-1].view.verdict == "pass"
+    d.ui.type_keys(d.people["expired"].text, with_text_input=False)  # text input off: the keys alone
+    d.ui.until(lambda: len(d.app.shown) > shown + 1, "the second typed code's verdict")
+    assert d.app.shown[-1].view.reason == "expired"
+    d.ui.type_keys("ab")  # a short burst is no code
+    assert d.app.wedge.codes == 2
+
+
+def test_an_unplugged_thermometer_shows_on_the_status_bar(door: Callable[..., Door]) -> None:
+    d = door()
+    bar, scan = d.app.root.ids.bar, d.ui.ids("scan")
+    d.ui.until(lambda: bar.chip("thermometer") is not None and bar.chip("thermometer").level == "ok"
+               and "36.6" in scan.thermometer.text, "a reading on screen")
+    assert scan.thermometer.text == "测温 36.6 °C\ntemperature 36.6 °C"
+    assert d.simulator is not None
+    d.simulator.stop()  # the USB adapter pulled out
+    d.ui.until(lambda: bar.chip("thermometer").level == "alarm", "the thermometer chip's alarm")
+    assert bar.chip("thermometer").text == "测温 未连接\nthermometer disconnected"
+    d.ui.until(lambda: scan.thermometer.text == "测温仪未连接\nthermometer disconnected", "the scan screen's line")
+    chip = bar.chip("thermometer")
+    x, y = chip.to_window(chip.x + 3, chip.center_y)
+    colour = d.ui.colour_at(x / d.ui.window.width, 1 - y / d.ui.window.height)
+    assert colour == tuple(rgb(texts.CHIP_COLOURS["alarm"][0]))  # the chip itself turned red
+
+
+def test_bus_mode_is_compact_names_the_vehicle_and_has_no_thermometer_line(door: Callable[..., Door]) -> None:
+    d = door(thermometer=False, bus=True, vehicle="37路 Bus 37", size=(1024, 600))
+    scan = d.ui.ids("scan")
+    assert tuple(d.ui.window.size) == (1024, 600)
+    assert (scan.prompt_zh.text, scan.prompt_en.text) == BUS_PROMPT
+    assert scan.vehicle.text == "37路 Bus 37" and scan.vehicle.height > 0
+    assert scan.thermometer.text == "" and scan.thermometer.height == 0
+    assert d.app.root.ids.bar.chip("thermometer") is None
+    assert scan.preview.width < d.ui.window.width * 0.45  # the picture gives way to the words
+    view = d.verdict(d.people["ok"].text)
+    assert view.verdict == "pass" and d.ui.pixels().shape == (600, 1024, 3)
+    assert d.ui.colour_at(0.98, 0.5) == tuple(rgb(view.background))
+
+
+def test_a_wrong_pin_locks_the_admin_screens_and_the_right_one_is_refused_while_locked(
+        door: Callable[..., Door]) -> None:
+    d = door(thermometer=False)
+    d.ui.tap(d.app.root.ids.bar.ids.gear)
+    d.ui.until(lambda: d.ui.screen == "pin", "the PIN pad")
+    pin = d.app.screen("pin")
+    d.enter_pin("1111")
+    assert pin.message == "密码错误，还可尝试 2 次\nwrong PIN: 2 tries left" and d.ui.screen == "pin"
+    d.enter_pin("2222")
+    d.enter_pin("3333")
+    assert "too many wrong PINs" in pin.message
+    assert re.fullmatch(r"已锁定，(1:00|0:5\d) 后可再试  locked: try again in \1", pin.countdown), pin.countdown
+    d.enter_pin(PIN)  # the right one, while locked
+    assert d.ui.screen == "pin" and "too many wrong PINs" in pin.message and pin.countdown
+    assert d.ui.ids("pin").display.text == "请输入密码  enter the PIN"  # the PIN never stays on screen
+    results = [e.details["result"] for e in d.events("admin") if e.details.get("action") == "unlock"]
+    assert results == ["failed", "failed", "locked", "locked"]
+    d.tap("pin", "返回  back")
+    assert d.ui.screen == "scan"
+
+
+def test_registering_a_person_by_hand_through_the_form(door: Callable[..., Door]) -> None:
+    d = door()
+    d.ui.tap(d.app.root.ids.bar, hold=2.2)  # a long press on the status bar
+    d.ui.until(lambda: d.ui.screen == "pin", "the PIN pad")
+    d.enter_pin(PIN)
+    d.ui.until(lambda: d.ui.screen == "admin", "the admin menu")
+    d.tap("admin", "人工登记\nregister a person")
+    register = d.app.screen("register")
+    d.ui.until(lambda: set(register.inputs()) == {"name", "phone", "id_last4"}, "the form")
+    answers = {"name": "王*芳", "phone": "13800000000", "id_last4": "0423"}
+    for key, box in register.inputs().items():
+        d.ui.tap(box)
+        assert box.focus
+        # Keystrokes while a field has the keyboard are staff typing: a code-like burst + Enter is no scan.
+        d.ui.type_keys(answers[key] if key != "name" else "PHC1", enter=key == "name")
+        if key == "name":
+            box.text = answers[key]  # an input method's text, as a person types a Chinese name
+    d.ui.tap(register.ids.temperature)
+    d.ui.type_keys("36.8", enter=False)
+    assert register.ids.temperature.text == "36.8" and d.app.wedge.codes == 0
+    d.tap("register", "登记  register")
+    d.ui.until(lambda: register.message.startswith("已登记"), "the registration's answer")
+    assert register.message == "已登记，体温 36.8 °C\nregistered, temperature 36.8 °C"
+    manual = d.events("manual")
+    assert len(manual) == 1 and manual[0].details == answers and manual[0].temperature == 36.8
+    assert all(box.text == "" for box in register.inputs().values())  # ready for the next person
+    assert d.checkpoint.verdicts == 0
+
+
+def test_admin_menu_sync_policy_recent_and_leave(door: Callable[..., Door], tmp_path: Path) -> None:
+    d = door(thermometer=False, hold=0.5)
+    d.verdict(d.people["ok"].text)
+    d.ui.until(lambda: d.ui.screen == "scan", "scan again")
+    d.ui.tap(d.app.root.ids.bar.ids.gear)
+    d.enter_pin(PIN)
+    admin = d.app.screen("admin")
+    d.tap("admin", "立即同步\nsync now")
+    d.ui.until(lambda: not d.app.busy and admin.message, "the sync answer")
+    assert admin.message.endswith("no collector configured (no [sync] in the config)")
+    d.tap("admin", "导出记录到U盘\nexport the log to USB")
+    d.ui.until(lambda: not d.app.busy and admin.message, "the export answer")
+    assert "no writable USB stick found" in admin.message
+    d.tap("admin", "最近记录\nrecent events")
+    recent = d.app.screen("recent")
+    d.ui.until(lambda: recent.rows, "the recent events")
+    assert any("通行 pass" in row["text"] for row in recent.rows)
+    d.tap("recent", "返回  back")
+    d.tap("admin", "阈值与策略\nthresholds and policy")
+    policy = d.app.screen("policy")
+    d.ui.until(lambda: policy.values, "the policy values")
+    assert d.ui.ids("policy").fever.text == "37.3 °C"
+    d.ui.tap(d.ui.ids("policy").fever_up)
+    d.ui.tap(d.ui.ids("policy").printed)
+    assert d.ui.ids("policy").fever.text == "37.4 °C" and d.ui.ids("policy").printed.text == "否 no"
+    d.ui.tap(d.ui.ids("policy").save)
+    d.ui.until(lambda: not d.app.busy and policy.message, "the policy answer")
+    assert (d.checkpoint.policy.fever_threshold, d.checkpoint.policy.accept_printed) == (37.4, False)
+    d.tap("policy", "返回  back")
+    # A code while staff are in the admin screens: the verdict shows, then the admin menu comes back.
+    d.verdict(d.people["ok"].text)
+    d.ui.until(lambda: d.ui.screen == "admin", "the admin menu back after the verdict")
+    d.tap("admin", "退出管理  leave admin")
+    assert d.ui.screen == "scan"
+    d.ui.until(lambda: any(e.details.get("action") == "leave" for e in d.events("admin")), "the leave logged")
+
+
+def test_admin_screens_close_when_staff_walk_away(door: Callable[..., Door]) -> None:
+    d = door(thermometer=False)
+    d.ui.tap(d.app.root.ids.bar, hold=0.3)  # a tap on the bar is not the long press
+    assert d.ui.screen == "scan"
+    d.ui.tap(d.app.root.ids.bar.ids.gear)
+    d.enter_pin(PIN)
+    d.ui.until(lambda: d.ui.screen == "admin", "the admin menu")
+    d.app._touched -= 121  # as if two minutes had passed without a touch
+    d.ui.until(lambda: d.ui.screen == "scan", "the admin screens closed")
+    d.ui.until(lambda: any(e.details.get("action") == "leave" for e in d.events("admin")), "the leave logged")
+
+
+class HeldBack:
+    """A frame source that starts delivering only when told: the video plays once the screen is up."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.go = inner, threading.Event()
+
+    @property
+    def state(self) -> str:
+        return str(self.inner.state)
+
+    def read(self) -> Any:
+        return self.inner.read() if self.go.wait(0.05) else None
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_the_camera_pipeline_feeds_the_preview_and_the_verdicts(door: Callable[..., Door], tmp_path: Path) -> None:
+    from kiosk.scanner.decoders import ChainDecoder
+    from kiosk.scanner.frames import CaptureSource
+    from kiosk.scanner.pipeline import CameraPipeline
+
+    people = [p for p in demo.queue(time.time())][:3]  # green, green from Beijing, amber
+    # 0.8 s a person, as at a real door: every verdict gets its frames even on a loaded machine.
+    video = HeldBack(CaptureSource(str(render(people, tmp_path / "door.avi", slot_for(0.8))), pace=True))
+    pipeline = CameraPipeline(video, ChainDecoder(), latest_wins=True)
+    d = door(thermometer=False, hold=0.3, sources=[pipeline])
+    video.go.set()
+    d.ui.until(lambda: len(d.app.shown) == 3, "three verdicts from the video")
+    assert [s.view.verdict for s in d.app.shown] == ["pass", "pass", "deny"]
+    assert all(s.view.source == "camera" and s.view.ms is not None for s in d.app.shown)
+    d.ui.until(lambda: d.ui.screen == "scan", "scan again")
+    preview = d.ui.ids("scan").preview
+    assert preview.uploads > 0 and tuple(preview.texture.size) == (640, 480)
+    x, y, w, h = preview.picture
+    pixels = d.ui.pixels()
+    window_h = pixels.shape[0]
+    picture = pixels[int(window_h - y - h) + 2:int(window_h - y) - 2, int(x) + 2:int(x + w) - 2]
+    assert picture.std() > 20  # a camera picture, not the empty grey frame
+
+
+def test_run_ui_runs_a_video_to_its_end_saving_a_screenshot_of_each_screen(tmp_path: Path) -> None:
+    """The entry point itself, in its own process: `kiosk run --camera video.avi --screenshots DIR`."""
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, {str(ROOT)!r})
+from kiosk import demo
+from kiosk.checkpoint.demo import render, slot_for
+from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
+from kiosk.checkpoint.settings import KioskSettings
+from kiosk.policy import Policy
+from kiosk.scanner.decoders import ChainDecoder
+from kiosk.scanner.frames import CaptureSource
+from kiosk.scanner.pipeline import CameraPipeline
+from kiosk.trustdir import load_trust_dir
+from kiosk.ui.app import run_ui
+
+queue = list(demo.queue(time.time()))
+people = [queue[0], queue[3], queue[-1]]  # green, red, a damaged code
+video = render(people, Path({str(tmp_path)!r}) / "door.avi", slot_for(0.8))  # 0.8 s a person
+pipeline = CameraPipeline(CaptureSource(str(video), pace=True), ChainDecoder(), latest_wins=True)
+checkpoint = Checkpoint(CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(), [pipeline], hold=0.4))
+ready = []
+code = run_ui(checkpoint, KioskSettings(fullscreen=False, sound=False), None,
+              screenshots=Path({str(tmp_path / "shots")!r}), exit_when_ended=True,
+              on_ready=lambda: ready.append(time.monotonic()))
+print(json.dumps({{"code": code, "ready": len(ready), "verdicts": checkpoint.verdicts}}))
+""")
+    env = {"KIVY_HOME": str(tmp_path / "kivy"), "XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "ready": 1, "verdicts": 3}
+    names = sorted(p.name for p in (tmp_path / "shots").iterdir())
+    assert names[0] == "01-scan.png"
+    assert {n.split("-", 1)[1] for n in names} >= {"scan.png", "verdict-pass.png", "verdict-deny.png"}
