@@ -102,8 +102,9 @@ def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Scan]:
     yield Scan("a damaged code", "PHC1:6BF%NOT*A*CODE", warm(36.5), "malformed")
 
 
-def render_queue(people: list[Scan], path: Path, fps: float = 30) -> Path:
-    """A video of the queue as the kiosk's camera films it: each person steps up and shows their code."""
+def render_queue(people: list[Scan], path: Path, fps: float = 30, stepping: int = 3, showing: int = 4) -> Path:
+    """A video of the queue as the kiosk's camera films it: each person steps up (`stepping` frames with no
+    code yet) and shows their code (`showing` frames)."""
     from kiosk.scanner.synth import Look, render_frame, write_video
 
     frames = []
@@ -113,6 +114,6 @@ def render_queue(people: list[Scan], path: Path, fps: float = 30) -> Path:
                     tilt_axis=number * 50.0, carrier="paper" if paper else "phone", dark_mode=number == 4,
                     hand=not paper, glare=0.3 if number == 7 else 0.0)
         stepping_up = render_frame(None, look, seed=2 * number)
-        frames += [stepping_up] * 3 + [render_frame(person.text, look, seed=2 * number + 1)] * 4
+        frames += [stepping_up] * stepping + [render_frame(person.text, look, seed=2 * number + 1)] * showing
     write_video(path, frames, fps)
     return path

@@ -23,6 +23,7 @@ from typing import Any
 
 from kiosk.errors import ConfigError
 from kiosk.fileio import write_new_private
+from kiosk.tables import check_table
 
 TYPES: dict[str, tuple[type, ...]] = {
     "path": (str,), "site": (str,), "lane": (str,), "device": (str,), "secret_file": (str,), "raw_subject": (bool,),
@@ -45,13 +46,7 @@ class LogConfig:
 
 
 def parse_log(table: Mapping[str, Any], base: Path | None) -> LogConfig:
-    if not isinstance(table, Mapping):
-        raise ConfigError("[log] must be a table")
-    if unknown := sorted(set(table) - set(TYPES)):
-        raise ConfigError(f"[log] unknown setting(s): {', '.join(unknown)}; known: {', '.join(TYPES)}")
-    for key, value in table.items():
-        if not isinstance(value, TYPES[key]) or (isinstance(value, bool) and bool not in TYPES[key]):
-            raise ConfigError(f"[log] {key} has the wrong type: {value!r}")
+    check_table("log", table, TYPES)
     if "path" not in table:
         raise ConfigError("[log] needs path")
     if table.get("on_failure", "continue") not in ("continue", "deny"):

@@ -22,7 +22,7 @@ from kiosk.audit.recorder import Recorder
 from kiosk.audit.settings import LogConfig
 from kiosk.audit.store import AuditLog
 from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
-from kiosk.demo import DEMO_DIR, Scan, queue
+from kiosk.demo import DEMO_DIR, Scan, queue, render_queue
 from kiosk.policy import Policy
 from kiosk.scanner.frames import CaptureSource
 from kiosk.scanner.types import Frame
@@ -54,19 +54,8 @@ def slot_for(pace: float) -> Slot:
 
 
 def render(people: list[Scan], path: Path, slot: Slot) -> Path:
-    from kiosk.scanner.synth import Look, render_frame, write_video
-
-    frames = []
-    for number, person in enumerate(people):
-        paper = "printed" in person.who
-        look = Look(size=(640, 480), code_fraction=0.38, rotation=(number * 37) % 30 - 15, tilt=(number * 11) % 25,
-                    tilt_axis=number * 50.0, carrier="paper" if paper else "phone", dark_mode=number == 4,
-                    hand=not paper, glare=0.3 if number == 7 else 0.0)
-        frames += [render_frame(None, look, seed=2 * number)] * slot.stepping
-        frames += [render_frame(person.text, look, seed=2 * number + 1)] * slot.showing
-    os.makedirs(path.parent, exist_ok=True)
-    write_video(path, frames, FPS)
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return render_queue(people, path, FPS, slot.stepping, slot.showing)
 
 
 class DoorFrames:

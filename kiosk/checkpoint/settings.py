@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.errors import ConfigError
+from kiosk.tables import check_table
 
 KIOSK_TYPES: dict[str, tuple[type, ...]] = {
     "mode": (str,), "vehicle": (str,), "verdict_seconds": (int, float), "fullscreen": (bool,), "sound": (bool,),
@@ -56,18 +57,8 @@ class SignalSettings:
     on_pass: bytes = b"OPEN\r\n"
 
 
-def _check(section: str, table: Mapping[str, Any], types: dict[str, tuple[type, ...]]) -> None:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"[{section}] must be a table")
-    if unknown := sorted(set(table) - set(types)):
-        raise ConfigError(f"[{section}] unknown setting(s): {', '.join(unknown)}; known: {', '.join(types)}")
-    for key, value in table.items():
-        if not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
-            raise ConfigError(f"[{section}] {key} has the wrong type: {value!r}")
-
-
 def parse_kiosk(table: Mapping[str, Any]) -> KioskSettings:
-    _check("kiosk", table, KIOSK_TYPES)
+    check_table("kiosk", table, KIOSK_TYPES)
     mode = table.get("mode", "door")
     if mode not in ("door", "bus"):
         raise ConfigError('[kiosk] mode is "door" or "bus"')
@@ -90,7 +81,7 @@ def parse_kiosk(table: Mapping[str, Any]) -> KioskSettings:
 
 
 def parse_signal(table: Mapping[str, Any]) -> SignalSettings:
-    _check("signal", table, SIGNAL_TYPES)
+    check_table("signal", table, SIGNAL_TYPES)
     if not table.get("port"):
         raise ConfigError("[signal] needs port (a pyserial URL or device)")
     command = table.get("on_pass", "OPEN\r\n").encode("utf-8")

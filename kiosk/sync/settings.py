@@ -21,6 +21,7 @@ from typing import Any
 
 from kiosk.errors import ConfigError
 from kiosk.sync.protocol import MAX_EVENTS
+from kiosk.tables import check_table
 
 TYPES: dict[str, tuple[type, ...]] = {
     "url": (str,), "device_key": (str,), "ca_file": (str,), "batch": (int,), "interval": (int, float),
@@ -42,13 +43,7 @@ class SyncConfig:
 
 
 def parse_sync(table: Mapping[str, Any], base: Path | None) -> SyncConfig:
-    if not isinstance(table, Mapping):
-        raise ConfigError("[sync] must be a table")
-    if unknown := sorted(set(table) - set(TYPES)):
-        raise ConfigError(f"[sync] unknown setting(s): {', '.join(unknown)}; known: {', '.join(TYPES)}")
-    for key, value in table.items():
-        if not isinstance(value, TYPES[key]) or (isinstance(value, bool) and bool not in TYPES[key]):
-            raise ConfigError(f"[sync] {key} has the wrong type: {value!r}")
+    check_table("sync", table, TYPES)
     url = table.get("url", "")
     if not url.startswith(("http://", "https://")):
         raise ConfigError('[sync] needs url = "http://..." or "https://..." (the collector)')
