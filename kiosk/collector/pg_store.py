@@ -12,7 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -237,17 +237,11 @@ class PostgresStore:
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
              device: str | None = None, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
-        after: tuple[object, ...] | None = None
-        while True:
-            sql, args = q.rows_query(since, until, verdict, device, after, batch)
-            with self._reader("read events") as cur:  # each page on its own: no connection is held between pages
-                page = cur.execute(_q(sql), args).fetchall()
-            if not page:
-                return
-            yield [row[:-1] for row in page]
-            if len(page) < batch:
-                return
-            after = q.page_key(page[-1])
+        def fetch(sql: str, args: list[object]) -> list[Any]:
+            with self._reader("read events") as cur:  # each page on its own: no connection held between pages
+                return cur.execute(_q(sql), args).fetchall()
+
+        return q.paged_rows(fetch, since, until, verdict, device, batch)
 
     def count(self) -> int:
         with self._reader("count events") as cur:

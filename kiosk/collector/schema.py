@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -189,6 +189,20 @@ def rows_query(since: float | None, until: float | None, verdict: str | None, de
 def page_key(row: Sequence[Any]) -> tuple[object, ...]:
     """Where the next page of `rows_query` starts: after this row's (at, device_id, id)."""
     return row[_AT], row[-1], row[_ID]
+
+
+def paged_rows(fetch: Callable[[str, list[object]], list[Any]], since: float | None, until: float | None,
+               verdict: str | None, device: str | None, batch: int) -> Iterator[list[tuple[object, ...]]]:
+    """`rows` for either store: `fetch(sql, args)` runs one page's query on a connection of its own."""
+    after: tuple[object, ...] | None = None
+    while True:
+        page = fetch(*rows_query(since, until, verdict, device, after, batch))
+        if not page:
+            return
+        yield [tuple(row[:-1]) for row in page]
+        if len(page) < batch:
+            return
+        after = page_key(page[-1])
 
 
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from kiosk.collector import schema as q
 from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault, StoreError
@@ -163,17 +164,11 @@ class SqliteStore:
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
              device: str | None = None, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
-        after: tuple[object, ...] | None = None
-        while True:
-            sql, args = q.rows_query(since, until, verdict, device, after, batch)
-            with self._reader("read events") as db:  # each page on its own: nothing is held while the caller works
-                page = db.execute(sql, args).fetchall()
-            if not page:
-                return
-            yield [row[:-1] for row in page]
-            if len(page) < batch:
-                return
-            after = q.page_key(page[-1])
+        def fetch(sql: str, args: list[object]) -> list[Any]:
+            with self._reader("read events") as db:  # each page on its own: nothing held while the caller works
+                return db.execute(sql, args).fetchall()
+
+        return q.paged_rows(fetch, since, until, verdict, device, batch)
 
     def count(self) -> int:
         with self._reader("count events") as db:
