@@ -206,3 +206,10 @@ def test_a_mistyped_admin_pin_hash_is_a_config_error_at_start() -> None:
     assert parse_kiosk({"admin_pin_hash": hash_pin("2580", iterations=1000)}).admin_pin_hash
     with pytest.raises(ConfigError, match="kiosk admin hash-pin"):
         parse_kiosk({"admin_pin_hash": "pbkdf2_sha256$600000$abc"})
+
+
+def test_headless_run_with_nothing_to_read_codes_from_says_so(trust_dir: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kiosk", "run", "--trust", str(trust_dir), "--headless"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "give --camera, --serial or --stdin" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ from typing import Any
 from kiosk.checkpoint.flow import Checkpoint, Listener
 from kiosk.checkpoint.view import VerdictView
 from kiosk.cli.common import add_trust_option, config_of, new_command, print_json
+from kiosk.errors import KioskError
 
 HEADLESS_FIELDS = ("verdict", "reason", "reason_en", "reason_zh", "name", "temperature", "source", "at", "ms",
                    "warnings")
@@ -94,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         if args.camera or args.serial else None
     checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources)
     if args.headless or (not has_display() and args.screenshots is None):
+        if not checkpoint.parts.sources and not args.stdin:
+            checkpoint.stop()
+            raise KioskError("nothing to read codes from: give --camera, --serial or --stdin, or a [scanner] "
+                             "section in the config")
         return run_headless(checkpoint, JsonLines(), stdin=args.stdin)
     from kiosk.checkpoint.admin import Admin
     from kiosk.ui.app import run_ui
