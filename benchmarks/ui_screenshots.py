@@ -10,6 +10,7 @@ bus at 1024x600.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,9 @@ from kiosk.checkpoint.settings import KioskSettings  # noqa: E402
 from kiosk.policy import Policy  # noqa: E402
 from kiosk.scanner.synth import Look, render_frame  # noqa: E402
 from kiosk.scanner.types import Frame  # noqa: E402
+from kiosk.sync.settings import SyncConfig  # noqa: E402
+from kiosk.sync.transport import SyncError  # noqa: E402
+from kiosk.sync.wiring import SyncParts, build_sync  # noqa: E402
 from kiosk.thermometer.poller import ThermometerPoller  # noqa: E402
 from kiosk.thermometer.protocols import make_driver  # noqa: E402
 from kiosk.thermometer.simulator import Simulator, person  # noqa: E402
@@ -126,7 +130,8 @@ def door(folder: Path, out: Path) -> None:
         ui.shot(out / "12-register.png")
         ui.tap(button(app, "register", "返回  back"))
         ui.tap(button(app, "admin", "退出管理  leave admin"))
-        # Trouble: the thermometer unplugged and trust data four days old.
+        # Trouble: the thermometer unplugged, trust data four days old, and a collector that cannot be reached.
+        checkpoint.parts.sync = unreachable_collector(folder, audit, trust)
         simulator.stop()
         stale = time.time() - 4 * 86400
         (trust / "refreshed.json").write_text(json.dumps({"at": stale, "how": "sync"}))
@@ -138,6 +143,15 @@ def door(folder: Path, out: Path) -> None:
     finally:
         ui.close()
         simulator.stop()
+
+
+def unreachable_collector(folder: Path, audit: AuditLog, trust: Path) -> SyncParts:
+    """Sync to a collector on a port nobody listens on, after one failed pass: events pending, an error."""
+    sync = build_sync(SyncConfig(url="http://127.0.0.1:9", device_key=folder / "device.key", timeout=1.0),
+                      audit, trust)
+    with contextlib.suppress(SyncError):  # the failure is recorded in the sync state: the status bar shows it
+        sync.uploader.run_once()
+    return sync
 
 
 def bus(folder: Path, out: Path) -> None:

@@ -308,6 +308,39 @@ def test_an_unplugged_thermometer_shows_on_the_status_bar(door: Callable[..., Do
     assert colour == tuple(rgb(texts.CHIP_COLOURS["alarm"][0]))  # the chip itself turned red
 
 
+def test_the_status_bar_shows_unsynced_events_and_the_last_sync(door: Callable[..., Door], tmp_path: Path) -> None:
+    """Issue 6's promise on screen: what is waiting for the collector, and when it last took everything."""
+    from kiosk.sync.settings import SyncConfig
+    from kiosk.sync.transport import SyncError
+    from kiosk.sync.wiring import build_sync
+    from tests.collector_process import CollectorProcess
+
+    d = door(thermometer=False)
+    collector = CollectorProcess(f"sqlite:///{tmp_path}/collector.db", tmp_path)
+    try:
+        sync = build_sync(SyncConfig(url=collector.url, device_key=tmp_path / "device.key", timeout=5.0),
+                          d.audit, demo.DEMO_DIR)
+        d.checkpoint.parts.sync = sync
+        d.verdict(d.people["ok"].text)
+        d.verdict(d.people["status_red"].text)
+        bar = d.app.root.ids.bar
+        with pytest.raises(SyncError):  # not enrolled yet: refused, and the bar says so
+            sync.uploader.run_once()
+        d.app.poller.refresh()
+        d.ui.until(lambda: bar.chip("sync") is not None and bar.chip("sync").level == "warn", "the sync warning")
+        assert "2 unsynced · last sync never" in bar.chip("sync").text
+        store = collector.store()
+        store.enroll(sync.identity.public, "ui test", time.time())
+        store.close()
+        sync.uploader.run_once()
+        d.app.poller.refresh()
+        d.ui.until(lambda: "0 unsynced · last sync 0 min ago" in bar.chip("sync").text, "the sync chip after sync")
+        assert bar.chip("sync").level == "ok" and "待上传 0" in bar.chip("sync").text
+        sync.close()
+    finally:
+        collector.stop()
+
+
 def test_bus_mode_is_compact_names_the_vehicle_and_has_no_thermometer_line(door: Callable[..., Door]) -> None:
     d = door(thermometer=False, bus=True, vehicle="37路 Bus 37", size=(1024, 600))
     scan = d.ui.ids("scan")
