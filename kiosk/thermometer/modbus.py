@@ -71,8 +71,8 @@ class Registers:
         return 2 if self.ambient_register == self.register + 1 else 1
 
 
-class Driver:
-    """Kiosk side: polls one slave and turns its registers into degrees Celsius."""
+class _Slave:
+    """What both sides are built from: one slave's registers (the options of [thermometer] for modbus)."""
 
     def __init__(
         self,
@@ -83,10 +83,21 @@ class Driver:
         ambient_register: int | None = None,
         signed: bool = True,
     ) -> None:
+        self.registers = Registers(slave, function, register, scale, ambient_register, signed)
+        self._ready()
+
+    def _ready(self) -> None:
+        """What a side prepares from the registers."""
+
+
+class Driver(_Slave):
+    """Kiosk side: polls one slave and turns its registers into degrees Celsius."""
+
+    def _ready(self) -> None:
         self.name = "modbus"
         self.errors = 0
         self.last_exception: int | None = None  # the code of the latest exception response
-        self.registers = r = Registers(slave, function, register, scale, ambient_register, signed)
+        r = self.registers
         self._request = with_crc(bytes((r.slave, r.function, *divmod(r.register, 256), 0, r.count)))
         self._start = bytes((r.slave,))
         self._shapes = (  # (what a frame starts with, its length, kind), most wanted first
@@ -150,19 +161,8 @@ class Driver:
         return Sample(object_c=values[0], ambient_c=values[1] if r.count == 2 else None)
 
 
-class Device:
+class Device(_Slave):
     """Device side, for the simulator: a slave answering reads of its one or two registers."""
-
-    def __init__(
-        self,
-        slave: int = 1,
-        function: int = READ_INPUT,
-        register: int = 0,
-        scale: float = 0.1,
-        ambient_register: int | None = None,
-        signed: bool = True,
-    ) -> None:
-        self.registers = Registers(slave, function, register, scale, ambient_register, signed)
 
     def answer(self, received: bytearray, sample: Sample | None) -> bytes:
         """Replies to each request for this slave, in order; every request is 8 bytes (functions 1 to 6)."""

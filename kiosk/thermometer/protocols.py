@@ -7,8 +7,7 @@ that names it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypeVar, cast
+from collections.abc import Callable, Mapping
 
 from kiosk.thermometer import gy906, modbus, textline
 from kiosk.thermometer.types import Device, Driver
@@ -30,28 +29,32 @@ OPTIONS: dict[str, dict[str, tuple[type, ...]]] = {
 }
 _TYPE_NAMES = {bool: "true or false", str: "a string", bytes: "bytes", int: "an integer", float: "a number"}
 
-T = TypeVar("T")
-M = TypeVar("M", modbus.Driver, modbus.Device)
+# name -> (kiosk side, device side); both take the protocol's options as keyword arguments, with defaults.
+SIDES: dict[str, tuple[Callable[..., Driver], Callable[..., Device]]] = {
+    "gy906": (gy906.Driver, gy906.Device),
+    "textline": (textline.Driver, textline.Device),
+    "modbus": (modbus.Driver, modbus.Device),
+}
 
 
 def make_driver(name: str, options: Mapping[str, object]) -> Driver:
     """The kiosk side of protocol `name`."""
-    opts = _checked(name, options)
-    if name == "gy906":
-        return gy906.Driver(continuous=_get(opts, "continuous", False))
-    if name == "textline":
-        return textline.Driver(_get(opts, "template", ""), request=_request(opts))
-    return _modbus(modbus.Driver, opts)
+    arguments = _arguments(name, options)  # checks the name first
+    return SIDES[name][0](**arguments)
 
 
 def make_device(name: str, options: Mapping[str, object]) -> Device:
     """The device side of protocol `name`, for the simulator; same options as make_driver."""
-    opts = _checked(name, options)
-    if name == "gy906":
-        return gy906.Device(continuous=_get(opts, "continuous", False))
-    if name == "textline":
-        return textline.Device(_get(opts, "template", ""), request=_request(opts))
-    return _modbus(modbus.Device, opts)
+    arguments = _arguments(name, options)
+    return SIDES[name][1](**arguments)
+
+
+def _arguments(name: str, options: Mapping[str, object]) -> dict[str, object]:
+    """The checked options as keyword arguments; TOML gives a text line's request as a str."""
+    arguments = dict(_checked(name, options))
+    if isinstance(arguments.get("request"), str):
+        arguments["request"] = str(arguments["request"]).encode()
+    return arguments
 
 
 def _checked(name: str, options: Mapping[str, object]) -> Mapping[str, object]:
@@ -70,23 +73,3 @@ def _checked(name: str, options: Mapping[str, object]) -> Mapping[str, object]:
     if name == "textline" and "template" not in options:
         raise ValueError('textline needs a template option, e.g. template = "T={object}"')
     return options
-
-
-def _get(opts: Mapping[str, object], key: str, default: T) -> T:
-    return cast(T, opts.get(key, default))  # _checked has made sure of the type
-
-
-def _request(opts: Mapping[str, object]) -> bytes | None:
-    request = opts.get("request")
-    return request.encode() if isinstance(request, str) else cast("bytes | None", request)
-
-
-def _modbus(cls: type[M], opts: Mapping[str, object]) -> M:
-    return cls(
-        slave=_get(opts, "slave", 1),
-        function=_get(opts, "function", modbus.READ_INPUT),
-        register=_get(opts, "register", 0),
-        scale=_get(opts, "scale", 0.1),
-        ambient_register=_get(opts, "ambient_register", cast("int | None", None)),
-        signed=_get(opts, "signed", True),
-    )
