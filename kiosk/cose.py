@@ -14,7 +14,7 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey
 
-from kiosk.cbor import is_int, is_map, loads_one
+from kiosk.cbor import is_int, is_map, labels, loads_one
 from kiosk.errors import MalformedCode
 
 ALG_EDDSA = -8
@@ -75,9 +75,10 @@ def _kid_of_header(protected: bytes) -> bytes:
         raise MalformedCode(f"protected header: {err}") from None
     if not is_map(header):
         raise MalformedCode("protected header is not a map")
+    header = labels(header)  # labels are integers on the wire: {true: -8} or {1.0: -8} has no alg
     alg = header.get(1)
-    if not is_int(alg) or alg != ALG_EDDSA:
-        raise MalformedCode(f"alg {alg!r}, expected -8 (EdDSA)")
+    if not is_int(alg) or alg != ALG_EDDSA:  # never format alg: it is untrusted and may be anything
+        raise MalformedCode("alg (1) is missing or not -8 (EdDSA)")
     kid = header.get(4)
     if type(kid) is not bytes or len(kid) != KID_LENGTH:
         raise MalformedCode("kid in the protected header is not 8 bytes")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cbor2
 
 from kiosk.base45 import b45decode, b45encode
-from kiosk.cbor import is_int, is_map, is_uint, loads_one
+from kiosk.cbor import is_int, is_map, is_uint, labels, loads_one
 from kiosk.cose import Sign1, decode_sign1
 from kiosk.errors import MalformedCode
 
@@ -53,6 +53,7 @@ def parse_claims(payload: bytes) -> HealthCode:
         raise MalformedCode(f"payload: {err}") from None
     if not is_map(claims):
         raise MalformedCode("payload is not a map")
+    claims = labels(claims)  # a claim under a non-integer key (1.0, true, a bignum) is an unknown label
     iss = claims.get(CLAIM_ISS)
     exp = claims.get(CLAIM_EXP)
     iat = claims.get(CLAIM_IAT)
@@ -68,6 +69,7 @@ def parse_claims(payload: bytes) -> HealthCode:
         raise MalformedCode("cti (7) is missing or not 8 to 16 bytes")
     if not is_map(phc):
         raise MalformedCode("phc (-65537) is missing or not a map")
+    phc = labels(phc)
     status = phc.get(PHC_STATUS)
     subject = phc.get(PHC_SUBJECT)
     kind = phc.get(PHC_KIND)

@@ -154,7 +154,8 @@ def _entries_fast(buf: bytes, pos: int) -> tuple[dict[bytes, int], int] | None:
     if since_head < 24:
         if max(column(19)) >= 24:
             return None
-    elif column(19) != bytes((since_head,)) * count:
+    # A since past 64 signed bits (8-byte head, top bit set) goes to the general path, which refuses it.
+    elif column(19) != bytes((since_head,)) * count or (since_head == 0x1B and max(column(20)) >= 0x80):
         return None
 
     # Generators, not lists: a million-entry list of each would add 16 MB to the peak.

@@ -6,6 +6,7 @@ arguments, so every row of the reason table is a plain function call in tests.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,8 @@ from kiosk.healthcode import (
 )
 from kiosk.policy import Policy
 from kiosk.trust import TrustStore
+
+log = logging.getLogger(__name__)
 
 VerdictName = Literal["pass", "deny", "retry"]
 
@@ -91,7 +94,22 @@ class Verdict:
 
 
 def decide(text: str, trust: TrustStore, policy: Policy, reading: Reading | None, now: float) -> Verdict:
-    """The one verdict for a scanned text. Never raises for any text."""
+    """The one verdict for a scanned text. Never raises: every scan ends in exactly one verdict (spec section 5).
+
+    `decide_strict` is total by construction (bounded integers, integer labels, no
+    untrusted value formatted); this guard is the last line, so that a bug found
+    later still gives a deny and an audit event rather than a scan with no verdict.
+    Tests and the fuzz target call `decide_strict`, where such a bug shows.
+    """
+    try:
+        return decide_strict(text, trust, policy, reading, now)
+    except Exception:
+        log.exception("decide() failed on a scanned text; denied as malformed")
+        return Verdict("malformed", reading=reading, warnings=trust.warnings)
+
+
+def decide_strict(text: str, trust: TrustStore, policy: Policy, reading: Reading | None, now: float) -> Verdict:
+    """The checks of spec section 5 in order; raises only on a bug (which the tests and fuzzing look for)."""
     warnings = trust.warnings
     if not isinstance(text, str) or not text.startswith(PREFIX):
         return Verdict("not_health_code", reading=reading, warnings=warnings)
@@ -148,3 +166,4 @@ def _temperature_reason(policy: Policy, reading: Reading | None, now: float) -> 
     if celsius >= policy.fever_threshold:
         return "fever"
     return "ok"
+
