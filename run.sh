@@ -63,6 +63,28 @@ run_tests() {
   log "pytest"
   # loadgroup: the touchscreen tests share one Kivy window, so they stay in one worker (xdist_group "ui").
   .venv/bin/pytest -n 2 --dist loadgroup "$@"
+  fuzz_decide
+}
+
+# Coverage-guided fuzzing of the verifier for a bounded time (FUZZ_SECONDS, default 60); a crash fails the run.
+fuzz_decide() {
+  if ! .venv/bin/python -c 'import atheris' 2>/dev/null; then
+    log "fuzz: not run, atheris has no build for $(uname -m) (it ships for x86_64)"
+    return
+  fi
+  log "fuzz: decide() for ${FUZZ_SECONDS:-60} s"
+  local out
+  out=$(mktemp)
+  if .venv/bin/python tests/fuzz_decide.py -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 -len_control=0 \
+      -artifact_prefix="${TMPDIR:-/tmp}/kiosk-fuzz-" >"$out" 2>&1; then
+    grep -E '^Done [0-9]+ runs' "$out" >&2 || true
+    rm -f "$out"
+  else
+    tail -n 40 "$out" >&2
+    log "fuzz: decide() failed (the input is saved as ${TMPDIR:-/tmp}/kiosk-fuzz-*)"
+    rm -f "$out"
+    return 1
+  fi
 }
 
 cmd=${1:-}
