@@ -204,3 +204,42 @@ def test_a_status_list_since_past_64_bits_is_refused_by_both_readings(since: int
             StatusList.from_payload(cmap(*base, (tstr("entries"), entries)))
     with pytest.raises(ValueError, match="since"):  # and the general path alone (an indefinite array)
         StatusList.from_payload(cmap(*base, (tstr("entries"), b"\x9f" + entry + b"\xff")))
+
+
+# -- the same codes through the commands a checkpoint runs ----------------------------------------------------
+
+def hostile_codes() -> list[str]:
+    return [signed(claims(), protected((uint(1), bignum(HUGE)), (uint(4), bstr(kid("issuer"))))),
+            signed(claims(exp=bignum(HUGE)), signer="revoked"),
+            signed(claims(), protected((half(1.0), nint(-8)), (half(4.0), bstr(kid("issuer")))))]
+
+
+def test_kiosk_run_gives_each_hostile_code_a_verdict_and_an_audit_event(tmp_path: Path, trust_dir: Path) -> None:
+    """The campaign: one crafted QR code got no verdict and no audit event from `kiosk run` and `kiosk scan`."""
+    from kiosk.audit.store import AuditLog
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[trust]\ndir = "{trust_dir}"\n[log]\npath = "audit.db"\n')
+    texts = hostile_codes()
+    run = subprocess.run([*KIOSK, "--config", str(config), "run", "--headless", "--stdin"],
+                         input="".join(t + "\n" for t in texts), capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert [(x["verdict"], x["reason"]) for x in lines] == [("deny", "malformed")] * len(texts)
+    log = AuditLog(tmp_path / "audit.db")
+    try:
+        assert [e.reason for e in log.events() if e.kind == "scan"] == ["malformed"] * len(texts)
+    finally:
+        log.close()
+
+
+def test_kiosk_verify_image_of_a_hostile_code(tmp_path: Path, trust_dir: Path) -> None:
+    import segno
+
+    picture = tmp_path / "code.png"
+    segno.make_qr(hostile_codes()[2], error="l").save(str(picture), scale=4, border=4)
+    run = subprocess.run([*KIOSK, "verify", "--trust", str(trust_dir), "--now", str(NOW), "--image", str(picture)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert json.loads(run.stdout)["reason"] == "malformed"
