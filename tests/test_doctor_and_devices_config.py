@@ -78,7 +78,7 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, Simulator, Path]]:
     tty.setraw(slave)
     now = int(time.time())
     look = Look(size=(640, 480), code_fraction=0.4)
-    write_video(tmp_path / "door.avi", [render_frame(None, look, 1)] * 2 +
+    write_video(tmp_path / "door.avi", [render_frame(None, look, 1)] * 12 +
                 [render_frame(code(iat=now - 5, exp=now + 600), look, 2)] * 4, 30)
     config = tmp_path / "kiosk.toml"
     config.write_text(f"""
@@ -136,6 +136,6 @@ def test_scan_takes_the_temperature_from_the_configured_thermometer(site: tuple[
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     config, _, tmp_path = site
     time.sleep(0.5)
-    assert main(["scan", "--config", str(config), "--camera", str(tmp_path / "door.avi")]) == 0
+    assert main(["scan", "--config", str(config), "--camera", str(tmp_path / "door.avi"), "--realtime"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(x["reason"], x["temperature"]) for x in lines] == [("fever", 38.4)]

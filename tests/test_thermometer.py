@@ -138,13 +138,15 @@ def test_a_port_missing_at_start_is_picked_up(tmp_path: Path) -> None:
     assert not [t for t in threading.enumerate() if t.name.startswith("thermometer")]
 
 
-def test_a_scan_takes_the_highest_fresh_reading() -> None:
+def test_a_scan_takes_the_highest_confirmed_fresh_reading() -> None:
     poller = ThermometerPoller("loop://", make_driver("gy906", {}), clock=lambda: 100.0)
-    for seconds, skin in [(95.0, 35.9), (98.0, 34.0), (99.0, 34.4), (100.0, 33.0)]:
+    # bodies: 38.4 twice (too old), 36.5, 36.9 and 36.7 (0.2 apart: confirmed), 35.5, a lone 37.5
+    for seconds, skin in [(95.0, 35.9), (96.5, 35.9), (98.0, 34.0), (99.0, 34.4), (99.5, 34.2), (99.8, 35.0),
+                          (100.0, 33.0)]:
         poller.clock = lambda seconds=seconds: seconds  # type: ignore[misc]
         poller._record([Sample(skin)], 0.01)
     reading = poller.reading_at(100.0, window=3.0)
-    assert reading is not None and (reading.celsius, reading.taken_at) == (36.9, 99.0)  # 95.0 is too old
+    assert reading is not None and (reading.celsius, reading.taken_at) == (36.9, 99.0)
     assert poller.reading_at(200.0) is None
 
 
@@ -156,7 +158,7 @@ def test_readings_decide_verdicts(rig: Callable[..., tuple[Simulator, Thermomete
     if script == "silent":
         time.sleep(0.3)
     else:
-        wait_for(lambda: poller.latest() is not None)
+        wait_for(lambda: poller.state.readings >= 2)  # one reading alone is not confirmed
     now = time.time()
     reading = poller.reading_at(now, 3.0)
     text = code(iat=int(now) - 10, exp=int(now) + 3600)
@@ -195,6 +197,8 @@ def test_simulate_and_probe_commands() -> None:
         for line in lines:
             assert (line["celsius"], line["raw"], line["ambient"]) == (38.4, 35.9, 24.0)
             assert abs(line["taken_at"] - time.time()) < 30
+        # a first reading has nothing to agree with yet: no scan would take it
+        assert [(line["mark"], line["scan"]) for line in lines] == [("unconfirmed", None)] + [("confirmed", 38.4)] * 2
     finally:
         simulate.terminate()
         assert simulate.wait(timeout=10) == 0

@@ -4,7 +4,7 @@ For installers checking a device, and for scripted checkpoints: one JSON line
 per scan (the verdict of `kiosk verify` plus where it came from and how long
 it took from the frame to the verdict). It is the checkpoint of `kiosk run`
 (kiosk/checkpoint/wiring.py builds both), printing the verifier's own JSON:
-with a [thermometer] each scan takes the highest reading of the last few
+with a [thermometer] each scan takes the highest confirmed reading of the last few
 seconds and a temperature is required; with [log] each verdict is committed
 first; with [sync] the log is sent in the background. Runs until the video or
 folder ends, or until Ctrl-C.

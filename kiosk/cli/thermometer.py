@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import queue
 import signal
 import sys
 import threading
@@ -31,14 +32,19 @@ def register(commands: Any) -> None:
     p.add_argument("--script", choices=sorted(SCRIPTS), default="steady", help="what the temperature does")
     p.add_argument("--link", type=Path, metavar="PATH", help="also make PATH a symlink to the pty (a stable name)")
     p.add_argument("--no-wire-delay", action="store_true", help="answer at once instead of at the baud rate")
+    p.add_argument("--corrupt-every", type=int, default=0, metavar="N",
+                   help="make every Nth frame a corrupt one with a valid checksum (39.0, 224.7, -38.99 °C in turn)")
     p.set_defaults(run=run_simulate)
 
-    p = new_command(sub, "probe", "read a thermometer: one JSON line per reading")
+    p = new_command(sub, "probe", "read a thermometer: one JSON line per frame, marked confirmed, "
+                                  "unconfirmed or dropped")
     p.add_argument("--port", required=True, metavar="URL", help="pyserial URL: /dev/ttyUSB0, socket://..., spy://...")
     _protocol_options(p, PROTOCOLS)
-    p.add_argument("--count", type=int, default=5, metavar="N", help="readings to print (default 5, 0: forever)")
+    p.add_argument("--count", type=int, default=5, metavar="N", help="frames to print (default 5, 0: forever)")
     p.add_argument("--timeout", type=seconds, default=5.0, metavar="S", help="give up after S s with no reading")
     p.add_argument("--offset", type=float, default=None, help="compensation added to the skin reading (default 2.5)")
+    p.add_argument("--window", type=seconds, default=3.0, metavar="S",
+                   help="the reading window a frame is confirmed in, as [policy] reading_window (default 3)")
     p.set_defaults(run=run_probe)
 
 
@@ -69,7 +75,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     try:
         simulator = Simulator(args.protocol, _options(args), args.script, baudrate=args.baudrate,
-                              emulate_baud=not args.no_wire_delay, link=args.link)
+                              emulate_baud=not args.no_wire_delay, link=args.link, corrupt_every=args.corrupt_every)
     except ValueError as err:
         raise KioskError(str(err)) from None
     path = simulator.start()
@@ -86,8 +92,15 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_probe(args: argparse.Namespace) -> int:
+    """Print every frame as it comes, marked as a scan would see it at that moment.
+
+    "confirmed": another reading of the window (before it) agrees, so it may decide a verdict;
+    "unconfirmed": nothing agrees yet (a first reading, or a corrupt frame); "dropped: ...": outside
+    the sensor's or a person's range, never used. "scan" is what a scan at that moment would take.
+    """
     from kiosk.thermometer.compensation import Compensation
-    from kiosk.thermometer.poller import ThermometerPoller
+    from kiosk.thermometer.confirm import confirmed, supported
+    from kiosk.thermometer.poller import Measurement, ThermometerPoller
     from kiosk.thermometer.protocols import make_driver
 
     try:
@@ -95,24 +108,36 @@ def run_probe(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise KioskError(str(err)) from None
     compensation = Compensation() if args.offset is None else Compensation(offset=args.offset)
+    arrived: queue.Queue[Measurement] = queue.Queue()  # every frame, dropped ones too, in order
     poller = ThermometerPoller(args.port, driver, baudrate=args.baudrate, compensation=compensation,
-                               reconnect_every=0.5)
+                               reconnect_every=0.5, listener=arrived.put)
     poller.start()
-    printed, last = 0, None
+    printed = 0
     deadline = time.monotonic() + args.timeout
     try:
         while args.count == 0 or printed < args.count:
-            measurement = poller.latest()
-            if measurement is not None and measurement is not last:
-                last, printed = measurement, printed + 1
-                deadline = time.monotonic() + args.timeout
-                print_json({"celsius": measurement.reading.celsius, "raw": measurement.sample.object_c,
-                            "ambient": measurement.sample.ambient_c, "taken_at": measurement.reading.taken_at})
-            elif time.monotonic() > deadline:
-                state = poller.state
-                why = state.last_error or f"{state.status}, {state.missed_polls} polls unanswered"
-                raise KioskError(f"no reading from {args.port} in {args.timeout:g} s ({why})")
-            time.sleep(0.005)
+            try:
+                measurement = arrived.get(timeout=0.05)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    state = poller.state
+                    why = state.last_error or f"{state.status}, {state.missed_polls} polls unanswered"
+                    raise KioskError(f"no reading from {args.port} in {args.timeout:g} s ({why})") from None
+                continue
+            printed += 1
+            deadline = time.monotonic() + args.timeout
+            reading = measurement.reading
+            # Only what had arrived by then counts, so the marks do not depend on how fast this loop runs.
+            at = reading.taken_at
+            window = [r for r in poller.readings(at, args.window) if r.taken_at <= at]
+            if measurement.dropped is not None:
+                mark = f"dropped: {measurement.dropped}"
+            else:
+                mark = "confirmed" if supported(reading, window, poller.rule) else "unconfirmed"
+            scan = confirmed(window, at, args.window, poller.rule)
+            print_json({"celsius": reading.celsius, "raw": measurement.sample.object_c,
+                        "ambient": measurement.sample.ambient_c, "taken_at": reading.taken_at, "mark": mark,
+                        "scan": None if scan is None else scan.celsius})
     except KeyboardInterrupt:
         pass
     finally:

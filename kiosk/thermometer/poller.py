@@ -1,11 +1,14 @@
 """The thermometer poller: one thread that asks the device, keeps recent readings, and survives anything.
 
-A scan takes the highest reading of the last few seconds (`reading_at`): an
-infrared sensor aimed a little off a forehead reads low, never high, so the
-peak of the window is the forehead. Garbage, bad checksums and split frames
-are the driver's to skip; a poll with no reply is a missed poll; a port that
-fails (an unplugged adapter) is closed, reported "disconnected", and reopened
-every few seconds until it works again.
+A scan takes the highest *confirmed* reading of the last few seconds
+(`reading_at`): an infrared sensor aimed a little off a forehead reads low,
+never high, so the peak of the window is the forehead, but one corrupt frame
+that passed its checksum must not be that peak. Frames outside the sensor's or
+a person's range are dropped and counted; a reading counts only when another
+one agrees with it (kiosk/thermometer/confirm.py has both rules and why).
+Garbage, bad checksums and split frames are the driver's to skip; a poll with
+no reply is a missed poll; a port that fails (an unplugged adapter) is closed,
+reported "disconnected", and reopened every few seconds until it works again.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import serial  # type: ignore[import-untyped]
 
 from kiosk.thermometer.compensation import Compensation
+from kiosk.thermometer.confirm import BODY_RANGE, Rule, Span, confirmed, dropped, in_window
 from kiosk.thermometer.types import Driver, Sample
 from kiosk.verdict import Reading
 
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 class Measurement:
     reading: Reading  # compensated, for the verdict
     sample: Sample  # what the device said
+    dropped: str | None = None  # why it was dropped (outside the sensor's or a person's range), or None
 
 
 @dataclass(frozen=True)
@@ -45,38 +50,50 @@ class ThermometerState:
     reconnects: int
     last_error: str | None
     last_reading_at: float | None  # epoch
+    dropped: int = 0  # frames that passed the driver's checks but were out of range (confirm.dropped)
+    last_dropped: str | None = None  # why the latest of them was dropped
 
 
 class ThermometerPoller:
     def __init__(self, url: str, driver: Driver, *, baudrate: int = 9600, interval: float = 0.1,
                  reply_timeout: float = 0.1, reconnect_every: float = 2.0,
                  compensation: Compensation | None = None, clock: Callable[[], float] = time.time,
-                 history: int = 200, opener: Callable[..., Any] = serial.serial_for_url) -> None:
+                 history: int = 200, opener: Callable[..., Any] = serial.serial_for_url,
+                 rule: Rule | None = None, body_range: Span = BODY_RANGE,
+                 listener: Callable[[Measurement], None] | None = None) -> None:
         self.url, self.driver, self.baudrate = url, driver, baudrate
         self.interval, self.reply_timeout, self.reconnect_every = interval, reply_timeout, reconnect_every
         self.compensation = compensation or Compensation()
         self.clock, self.opener = clock, opener
+        self.rule, self.body_range = rule or Rule(), body_range
+        self.listener = listener  # told of every measurement, dropped ones too, on the poller's thread (probe)
         self._recent: deque[Measurement] = deque(maxlen=history)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = False
-        self._readings = self._missed = self._reconnects = self._opens = 0
+        self._readings = self._missed = self._reconnects = self._opens = self._dropped = 0
         self._last_error: str | None = None
+        self._last_dropped: str | None = None
         self._buffer = bytearray()
         self.latencies: deque[float] = deque(maxlen=1000)  # seconds from request to reading, for benchmarks
 
     # -- what the rest of the kiosk asks ---------------------------------------------------------
 
     def latest(self) -> Measurement | None:
+        """The newest kept measurement, confirmed or not (dropped ones are never kept)."""
         with self._lock:
             return self._recent[-1] if self._recent else None
 
-    def reading_at(self, now: float, window: float = 3.0) -> Reading | None:
-        """The highest reading measured in [now - window, now], or None."""
+    def readings(self, now: float, window: float = 3.0) -> list[Reading]:
+        """Every kept reading measured in [now - window, now + 1 s], oldest first."""
         with self._lock:
-            fresh = [m.reading for m in self._recent if now - window <= m.reading.taken_at <= now + 1.0]
-        return max(fresh, key=lambda r: r.celsius) if fresh else None
+            kept = [m.reading for m in self._recent]
+        return in_window(kept, now, window)
+
+    def reading_at(self, now: float, window: float = 3.0) -> Reading | None:
+        """The highest confirmed reading measured in [now - window, now], or None (confirm.confirmed)."""
+        return confirmed(self.readings(now, window), now, window, self.rule)
 
     @property
     def state(self) -> ThermometerState:
@@ -89,7 +106,7 @@ class ThermometerPoller:
         else:
             status = "ok"
         return ThermometerState(status, self._readings, self.driver.errors, self._missed, self._reconnects,
-                                self._last_error, last_at)
+                                self._last_error, last_at, self._dropped, self._last_dropped)
 
     def start(self) -> None:
         self._stop.clear()
@@ -176,12 +193,27 @@ class ThermometerPoller:
 
     def _record(self, samples: list[Sample], latency: float) -> None:
         now = self.clock()
+        measurements = []
         with self._lock:
             for sample in samples:
-                self._recent.append(Measurement(Reading(self.compensation.body(sample), now), sample))
-                self._readings += 1
+                body = self.compensation.body(sample)
+                why = dropped(self.driver.name, sample, body, self.body_range)
+                measurement = Measurement(Reading(body, now), sample, why)
+                measurements.append(measurement)
+                if why is None:
+                    self._recent.append(measurement)
+                    self._readings += 1
+                else:  # never kept: it can neither decide a verdict nor confirm another reading
+                    self._dropped += 1
+                    self._last_dropped = why
         self.latencies.append(latency)
         self._last_error = None
+        if self.listener is not None:
+            for measurement in measurements:
+                try:
+                    self.listener(measurement)
+                except Exception:  # a listener's bug must not look like an unplugged port
+                    log.exception("thermometer listener failed")
 
 
 def _close(port: Any) -> None:

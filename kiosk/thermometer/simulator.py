@@ -3,6 +3,13 @@
 The temperature follows a script; the default compensation (+2.5 degrees,
 skin to body) turns the skin temperatures below back into the body
 temperatures the scripts name.
+
+`corrupt_every=N` makes every Nth frame a corrupt one that still passes the
+protocol's check (checksum, CRC), as line noise does about once in 256 GY-906
+frames: the device encodes one of `corrupt` (by default body 39.0, 224.7 and
+-38.99 °C, in turn) instead of the person. Requests are fed to the device a
+byte at a time, so each reply is exactly one frame and "every Nth" is exact
+even when two requests arrive together.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ def person(body: float, ambient: float = 24.0) -> Sample:
 
 
 Script = Callable[[float, random.Random], Sample | None]
+# What corrupt frames claim, in turn: a fever, and the two readings a test campaign saw from line noise.
+CORRUPT = (person(39.0), Sample(222.2, 24.0), Sample(-41.49, 24.0))  # body 39.0, 224.7, -38.99
 # A queue at the door for the demo: 4 s each, then the next person.
 QUEUE = (person(36.5), person(36.8), person(38.6), Sample(21.0, 21.0, 200.0), person(36.4), Sample(29.0, 4.0, 30.0))
 
@@ -47,9 +56,12 @@ class Simulator:
 
     def __init__(self, protocol: str, options: Mapping[str, object] | None = None, script: str = "steady", *,
                  baudrate: int = 9600, emulate_baud: bool = True, stream_interval: float = 0.1,
-                 link: Path | None = None, seed: int = 0) -> None:
+                 link: Path | None = None, seed: int = 0, corrupt_every: int = 0,
+                 corrupt: tuple[Sample, ...] = CORRUPT) -> None:
         if script not in SCRIPTS:
             raise ValueError(f"unknown script {script!r}; scripts: {', '.join(SCRIPTS)}")
+        if corrupt_every < 0 or (corrupt_every and not corrupt):
+            raise ValueError(f"corrupt_every must be 0 (never) or more, with samples to send: {corrupt_every}")
         self.device = make_device(protocol, options or {})
         self.line_based = protocol == "textline"
         self.script = script
@@ -59,6 +71,8 @@ class Simulator:
         self.override: Sample | None = None  # tests set a sample directly
         self.silent = False  # the device answers nothing (nobody in range, for a device that says so)
         self.replies = 0
+        self.corrupt_every, self.corrupt = corrupt_every, corrupt
+        self.frames = 0  # frames sent with a sample in them, corrupt ones included
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = 0.0
@@ -100,6 +114,13 @@ class Simulator:
             return self.override
         return SCRIPTS[self.script](time.monotonic() - self._started, self.rng)
 
+    def _for_next_frame(self, sample: Sample) -> Sample:
+        """What the next frame carries: `sample`, or a corrupt one if it is the Nth."""
+        number = self.frames + 1
+        if not self.corrupt_every or number % self.corrupt_every:
+            return sample
+        return self.corrupt[(number // self.corrupt_every - 1) % len(self.corrupt)]
+
     def _send(self, data: bytes) -> None:
         if self.script == "garbage":
             data = self._spoil(data)
@@ -128,14 +149,18 @@ class Simulator:
                     data = os.read(self.master, 1024)
                     if self.emulate_baud:  # the request too took its time on the wire before the device saw it
                         time.sleep(len(data) * 10 / self.baudrate)
-                    received += data
-                    reply = self.device.answer(received, self.sample_now())
-                    if reply:
-                        self._send(reply)
+                    sample = self.sample_now()
+                    for byte in data:  # a reply a request: every frame is counted, and corrupted, alone
+                        received.append(byte)
+                        carried = None if sample is None else self._for_next_frame(sample)
+                        if reply := self.device.answer(received, carried):
+                            self.frames += 1
+                            self._send(reply)
                 if time.monotonic() >= next_stream:
                     next_stream += self.stream_interval
                     sample = self.sample_now()
-                    if sample is not None and (chunk := self.device.stream(sample)):
+                    if sample is not None and (chunk := self.device.stream(self._for_next_frame(sample))):
+                        self.frames += 1
                         self._send(chunk)
             except OSError:  # the pty closed under us: stop() is on its way
                 return
