@@ -2,9 +2,12 @@
 
 A `.pub` file is one line of 64 hex digits, the 32-byte public key: the same
 format as the pinned roots of a trust directory. A `.key` file is a comment line
-that says it is private, then the 32-byte seed in 64 hex digits; it is created
-with mode 0600. The comment keeps one from being taken for the other: a
-private seed given as a `.pub` would otherwise be published in a trust bundle.
+that says it is private, then the 32-byte seed in 64 hex digits. Both modes are
+set explicitly, whatever the umask: 0600 for the `.key`, 0644 for the `.pub`
+(under umask 000 a `.pub` anyone may rewrite could be swapped for another key
+before it is granted in a bundle). The comment keeps one from being taken for
+the other: a private seed given as a `.pub` would otherwise be published in a
+trust bundle.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from nacl.signing import SigningKey
 
 from kiosk.cose import kid_of
 from kiosk.errors import KeyFileError
-from kiosk.fileio import write_new_private
+from kiosk.fileio import write_new, write_new_private
 from kiosk.trust import parse_root
 
 PRIVATE_MARK = "# kiosk Ed25519 private key (seed): keep it secret, never copy it to a kiosk"
@@ -53,7 +56,7 @@ def read_signing_key(path: Path) -> SigningKey:
 
 
 def generate(prefix: Path) -> tuple[Path, Path, bytes]:
-    """Make a key pair: PREFIX.key (0600) and PREFIX.pub; returns both paths and the kid."""
+    """Make a key pair: PREFIX.key (0600) and PREFIX.pub (0644); returns both paths and the kid."""
     key_path, pub_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     for path in (key_path, pub_path):
         if path.exists():
@@ -61,5 +64,5 @@ def generate(prefix: Path) -> tuple[Path, Path, bytes]:
     key = SigningKey.generate()
     public = bytes(key.verify_key)
     write_new_private(key_path, private_key_text(key))
-    pub_path.write_text(public.hex() + "\n", encoding="ascii")
+    write_new(pub_path, public.hex() + "\n", 0o644)
     return key_path, pub_path, kid_of(public)

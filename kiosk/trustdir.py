@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kiosk import cose
 from kiosk.errors import ImportRefused, MalformedCode, TrustFileError
-from kiosk.fileio import write_atomically
+from kiosk.fileio import check_size, read_untrusted, write_atomically
 from kiosk.trust import (
     TrustBundle,
     TrustStore,
@@ -31,15 +31,6 @@ BUNDLE = "trust.cose"
 STATUS = "status.cose"
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise TrustFileError("missing", str(path)) from None
-    except OSError as err:
-        raise TrustFileError(f"cannot read: {err.strerror or err}", str(path)) from None
-
-
 def load_roots(directory: Path) -> tuple[dict[bytes, bytes], list[str]]:
     """Pinned roots as kid -> public key, and a warning for each root file that is unusable."""
     if not directory.is_dir():
@@ -48,9 +39,9 @@ def load_roots(directory: Path) -> tuple[dict[bytes, bytes], list[str]]:
     warnings = []
     for path in sorted((directory / ROOTS).glob("*.pub")):
         try:
-            public = parse_root(path.read_bytes().decode("ascii", errors="replace"))
-        except OSError as err:
-            warnings.append(f"{path}: cannot read: {err.strerror or err}; root ignored")
+            public = parse_root(read_untrusted(path, "root key").decode("ascii", errors="replace"))
+        except TrustFileError as err:
+            warnings.append(f"{path}: {err.problem}; root ignored")
             continue
         except ValueError as err:
             warnings.append(f"{path}: {err}; root ignored")
@@ -63,8 +54,10 @@ def load_roots(directory: Path) -> tuple[dict[bytes, bytes], list[str]]:
 
 def _load_bundle(directory: Path, roots: dict[bytes, bytes]) -> TrustBundle:
     path = directory / BUNDLE
+    if not path.exists():
+        raise TrustFileError("missing", str(path))
     try:
-        return parse_bundle(_read(path), roots)
+        return parse_bundle(read_untrusted(path, "trust bundle"), roots)
     except TrustFileError as err:
         raise TrustFileError(err.problem, str(path)) from None
 
@@ -79,7 +72,7 @@ def load_trust_dir(directory: Path) -> TrustStore:
     if status_path.exists():
         try:
             # Two steps, so the file's bytes are freed before a big list is indexed.
-            envelope = open_status(_read(status_path), bundle)
+            envelope = open_status(read_untrusted(status_path, "status list"), bundle)
             status = read_status(envelope, bundle)
         except TrustFileError as err:
             warnings.append(f"{status_path}: {err.problem}; status list ignored, verifying with the trust bundle alone")
@@ -112,17 +105,21 @@ def _check_sequence(kind: str, new_seq: int, new_data: bytes, old_seq: int | Non
 
 def import_file(source: Path, directory: Path) -> Installed:
     """Verify `source` (a trust bundle or a status list) and install it atomically."""
-    directory = Path(directory)
     try:
-        data = Path(source).read_bytes()
-    except OSError as err:
-        raise ImportRefused(f"cannot read: {err.strerror or err}", str(source)) from None
-    try:
-        return _import(data, directory)
-    except ImportRefused as err:
-        raise ImportRefused(err.problem, str(source)) from None
+        data = read_untrusted(Path(source), "trust file")  # only a regular file, and no larger than a status list
     except TrustFileError as err:
-        raise ImportRefused(str(err), str(source)) from None
+        raise ImportRefused(err.problem, str(source)) from None
+    return import_data(data, directory, str(source))
+
+
+def import_data(data: bytes, directory: Path, source: str) -> Installed:
+    """Verify `data` (a trust bundle or a status list, read bounded) and install it; refusals name `source`."""
+    try:
+        return _import(data, Path(directory))
+    except ImportRefused as err:
+        raise ImportRefused(err.problem, source) from None
+    except TrustFileError as err:
+        raise ImportRefused(str(err), source) from None
 
 
 def _import(data: bytes, directory: Path) -> Installed:
@@ -136,7 +133,7 @@ def _import(data: bytes, directory: Path) -> Installed:
         seq, same = _install("trust bundle", bundle_path, data, lambda raw: parse_bundle(raw, roots).seq, warnings)
         if status_path.exists():
             try:
-                parse_status(_read(status_path), parse_bundle(data, roots))
+                parse_status(read_untrusted(status_path, "status list"), parse_bundle(data, roots))
             except TrustFileError as err:
                 warnings.append(f"{status_path}: {err.problem} under the new bundle; import a newer status list")
         return Installed("trust bundle", seq, bundle_path, same, tuple(warnings))
@@ -155,10 +152,11 @@ def _install(kind: str, path: Path, data: bytes, seq_of: Callable[[bytes], int],
              warnings: list[str]) -> tuple[int, bool]:
     """Verify `data`, check its seq against the installed file, write it; (seq, already there)."""
     try:
+        check_size(len(data), kind)  # what loading will accept: a file installed here must load
         seq = seq_of(data)
     except TrustFileError as err:
         raise ImportRefused(err.problem) from None
-    old_seq, old_data = _installed(path, seq_of, warnings)
+    old_seq, old_data = _installed(kind, path, seq_of, warnings)
     same = _check_sequence(kind, seq, data, old_seq, old_data)
     if not same:
         write_atomically(path, data)
@@ -166,13 +164,13 @@ def _install(kind: str, path: Path, data: bytes, seq_of: Callable[[bytes], int],
 
 
 def _installed(
-    path: Path, seq_of: Callable[[bytes], int], warnings: list[str]
+    kind: str, path: Path, seq_of: Callable[[bytes], int], warnings: list[str]
 ) -> tuple[int | None, bytes | None]:
-    """(seq, bytes) of the installed file; a corrupt installed file may be replaced, with a warning."""
+    """(seq, bytes) of the installed file; a corrupt or unreadable one may be replaced, with a warning."""
     if not path.exists():
         return None, None
-    raw = _read(path)
     try:
+        raw = read_untrusted(path, kind)
         return seq_of(raw), raw
     except TrustFileError as err:
         warnings.append(f"{path}: the installed file was unusable ({err.problem}); replaced")
@@ -182,8 +180,10 @@ def _installed(
 def pin_root(public_file: Path, directory: Path) -> Path:
     """Copy a root public key into roots/ as root-<kid>.pub, after checking it."""
     try:
-        public = parse_root(Path(public_file).read_text(encoding="ascii"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+        public = parse_root(read_untrusted(Path(public_file), "root key").decode("ascii"))
+    except TrustFileError as err:
+        raise TrustFileError(f"not a root public key: {err.problem}", str(public_file)) from None
+    except (UnicodeDecodeError, ValueError) as err:
         raise TrustFileError(f"not a root public key: {err}", str(public_file)) from None
     target = Path(directory) / ROOTS / f"root-{cose.kid_of(public).hex()}.pub"
     write_atomically(target, public.hex().encode("ascii") + b"\n")
@@ -202,11 +202,11 @@ def refreshed_at(directory: Path) -> float | None:
     """When the trust data was last refreshed; without a record, when the bundle was installed; None if none."""
     directory = Path(directory)
     try:
-        data = json.loads((directory / REFRESHED).read_bytes())
+        data = json.loads(read_untrusted(directory / REFRESHED, "refresh record"))
         at = data.get("at") if isinstance(data, dict) else None
         if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
             return float(at)
-    except (OSError, ValueError):
+    except (TrustFileError, ValueError):
         pass  # no record, or a damaged one: fall back to the bundle's install time
     try:
         return (directory / BUNDLE).stat().st_mtime

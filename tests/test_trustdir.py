@@ -217,7 +217,7 @@ def test_unreadable_root_entry_is_a_warning(trust_dir: Path) -> None:
     folder.mkdir()
     store = load_trust_dir(trust_dir)
     assert store.bundle.seq == 1
-    assert store.warnings == (f"{folder}: cannot read: Is a directory; root ignored",)
+    assert store.warnings == (f"{folder}: not a regular file (a directory); root ignored",)
 
 
 def test_root_file_with_inner_spaces_is_a_warning(trust_dir: Path) -> None:
@@ -284,7 +284,7 @@ def test_trust_bundle_that_is_a_directory(trust_dir: Path) -> None:
     path.mkdir()
     with pytest.raises(TrustFileError) as caught:
         load_trust_dir(trust_dir)
-    assert str(caught.value) == f"{path}: cannot read: Is a directory"
+    assert str(caught.value) == f"{path}: not a regular file (a directory)"
 
 
 BAD_STATUS: dict[str, tuple[Callable[[], bytes], str]] = {
@@ -494,7 +494,7 @@ def test_import_of_a_directory(full_dir: Path, tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(ImportRefused) as caught:
         import_file(folder, full_dir)
-    assert str(caught.value) == f"{folder}: cannot read: Is a directory"
+    assert str(caught.value) == f"{folder}: not a regular file (a directory)"
     assert installed(full_dir) == before
 
 

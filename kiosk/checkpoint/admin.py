@@ -29,7 +29,8 @@ from kiosk.checkpoint.pin import PinLock, PinResult
 from kiosk.checkpoint.settings import KioskSettings
 from kiosk.checkpoint.usb import DEFAULT_ROOTS, sync_folder, usb_drives
 from kiosk.checkpoint.wording import temperature_text
-from kiosk.errors import ConfigError, ImportRefused, KioskError, MalformedCode
+from kiosk.errors import ConfigError, ImportRefused, KioskError, MalformedCode, TrustFileError
+from kiosk.fileio import read_untrusted
 from kiosk.trustdir import import_file, load_roots, mark_refreshed
 
 if TYPE_CHECKING:
@@ -169,11 +170,11 @@ class Admin:
         roots, _ = load_roots(trust_dir)
         ranked = []
         # Names starting with "." are a Mac's AppleDouble shadows (._trust.cose): never trust files.
-        for path in sorted(p for p in drive.iterdir() if p.suffix.lower() == ".cose" and not p.name.startswith(".")
-                           and p.is_file()):
+        # Not only regular files: a FIFO or a link to a device named *.cose is refused by name, read never.
+        for path in sorted(p for p in drive.iterdir() if p.suffix.lower() == ".cose" and not p.name.startswith(".")):
             try:
-                rank = 0 if cose.decode_sign1(path.read_bytes()).kid in roots else 1
-            except (OSError, MalformedCode):
+                rank = 0 if cose.decode_sign1(read_untrusted(path, "trust file")).kid in roots else 1
+            except (TrustFileError, MalformedCode):
                 rank = 1  # import_file names the problem
             ranked.append((rank, path))
         return [path for _, path in sorted(ranked)]

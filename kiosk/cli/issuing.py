@@ -15,7 +15,7 @@ from kiosk.keyfiles import generate, read_signing_key
 
 
 def register(commands: Any) -> None:
-    p = new_command(commands, "keygen", "make an Ed25519 key pair: PREFIX.key (mode 0600) and PREFIX.pub")
+    p = new_command(commands, "keygen", "make an Ed25519 key pair: PREFIX.key (mode 0600) and PREFIX.pub (0644)")
     p.add_argument("prefix", type=Path, metavar="PREFIX")
     p.set_defaults(run=run_keygen)
 

@@ -4,22 +4,27 @@ The collector serves what the authority published; the kiosk trusts none of it
 until `import_file` has verified it against the pinned roots, with the same
 refusals (rollback, rewritten seq, wrong root, tampering). A file the kiosk has
 already is not downloaded again (ETag = SHA-256 of the installed file). Once
-both files are confirmed current, the trust data counts as refreshed.
+both files are confirmed current, the trust data counts as refreshed. A
+download is never larger than the cap of its kind (`kiosk.fileio.CAPS`): the
+transport refuses a longer one while it streams, and it is never written to disk
+before it verifies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.errors import ImportRefused
+from kiosk.errors import TrustFileError
+from kiosk.fileio import read_untrusted
 from kiosk.sync.transport import SyncError, Transport
-from kiosk.trustdir import BUNDLE, STATUS, Installed, import_file, mark_refreshed
+from kiosk.trustdir import BUNDLE, STATUS, Installed, import_data, mark_refreshed
 
 log = logging.getLogger("kiosk.sync")
+
+KINDS = {BUNDLE: "trust bundle", STATUS: "status list"}  # which cap of kiosk.fileio.CAPS a download has
 
 
 @dataclass
@@ -34,25 +39,21 @@ def pull_trust(transport: Transport, trust_dir: Path, now: float) -> TrustPull:
     """Fetch and install trust.cose then status.cose; SyncError if the collector cannot be asked."""
     result = TrustPull()
     for name in (BUNDLE, STATUS):  # the bundle first: a new status list may need the new bundle's keys
-        installed = Path(trust_dir) / name
-        etag = f'"{hashlib.sha256(installed.read_bytes()).hexdigest()}"' if installed.is_file() else None
-        reply = transport.fetch(name, etag)
-        if reply.status == 304:
-            result.current.append(name)
-            continue
-        if reply.status == 404:
-            continue  # the authority publishes no such file (a site without a status list)
-        if reply.status != 200:
-            raise SyncError(f"the collector answered {reply.status} for {name}")
-        with tempfile.TemporaryDirectory(prefix="kiosk-pull-") as temp:
-            download = Path(temp) / name
-            download.write_bytes(reply.body)
-            try:
-                done = import_file(download, trust_dir)
-            except ImportRefused as err:
-                result.refused.append(f"{name} from the collector: {err.problem}")
-                log.warning("trust pull: %s from the collector refused: %s", name, err.problem)
+        kind = KINDS[name]
+        try:
+            reply = transport.fetch(name, _etag(Path(trust_dir) / name, kind), kind)
+            if reply.status == 304:
+                result.current.append(name)
                 continue
+            if reply.status == 404:
+                continue  # the authority publishes no such file (a site without a status list)
+            if reply.status != 200:
+                raise SyncError(f"the collector answered {reply.status} for {name}")
+            done = import_data(reply.body, trust_dir, name)
+        except TrustFileError as err:  # larger than its kind may be, or refused as `kiosk trust import` would
+            result.refused.append(f"{name} from the collector: {err.problem}")
+            log.warning("trust pull: %s from the collector refused: %s", name, err.problem)
+            continue
         if done.unchanged:
             result.current.append(name)
         else:
@@ -62,3 +63,11 @@ def pull_trust(transport: Transport, trust_dir: Path, now: float) -> TrustPull:
         mark_refreshed(trust_dir, now, "sync")
         result.refreshed = True
     return result
+
+
+def _etag(installed: Path, kind: str) -> str | None:
+    """The ETag of the installed file; None (download it anew) when there is none or it cannot be read."""
+    try:
+        return f'"{hashlib.sha256(read_untrusted(installed, kind)).hexdigest()}"'
+    except TrustFileError:
+        return None
