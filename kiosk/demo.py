@@ -3,14 +3,15 @@
 Uses the demo-only trust material in keys/demo (see keys/README.md): it issues
 codes with the demo issuer keys and films the queue (render_queue) for the
 camera pipeline; `kiosk demo` verifies them offline and prints what the screen
-would show.
+would show. The queue is written once, for a door with a thermometer;
+bus_queue derives the bus's from it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nacl.signing import SigningKey
@@ -27,6 +28,8 @@ TIANJIN, BEIJING, SHANGHAI = "CN-120000", "CN-110000", "CN-310000"
 JAN_2026, JUN_2026, JAN_2036 = 1767225600, 1780272000, 2082758400
 # The person whose printed code turned red after it was printed (the status list says so).
 LI_LEI = bytes.fromhex("4c49204c454920202020202020202001")
+# The reasons only a thermometer can give (spec section 5's last checks): nobody in a bus's queue is there for them.
+THERMOMETER_REASONS = frozenset({"fever", "temperature_missing", "temperature_implausible"})
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,13 @@ def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Scan]:
     yield Scan("edited screenshot", _tamper(phone(RED)), warm(36.5), "bad_signature")
     yield Scan("a shop's payment QR", "https://pay.example.com/shop/1234", warm(36.5), "not_health_code")
     yield Scan("a damaged code", "PHC1:6BF%NOT*A*CODE", warm(36.5), "malformed")
+
+
+def bus_queue(now: float, directory: Path = DEMO_DIR) -> list[Scan]:
+    """The demo queue at a bus door: no thermometer, so nobody is measured and the people who were there for the
+    thermometer stay off; everyone else's code decides as at the door, with the same reason."""
+    return [replace(person, reading=None) for person in queue(now, directory)
+            if person.expected not in THERMOMETER_REASONS]
 
 
 def render_queue(people: list[Scan], path: Path, fps: float = 30, stepping: int = 3, showing: int = 4) -> Path:

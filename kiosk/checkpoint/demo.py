@@ -1,14 +1,15 @@
-"""The built-in demo as a real checkpoint: a filmed queue, the real pipeline, a thermometer on a pty.
+"""The built-in demo as a real checkpoint: a filmed queue, the real pipeline, at the door a thermometer on a pty.
 
 The queue (kiosk/demo.py: green, amber, red, expired, forged, screenshot too
 old, printed, feverish, ...) is rendered into a video played at its own frame
-rate through the camera pipeline, as a camera would deliver it. A thermometer
-simulator answers on a pseudo-terminal through the real GY-906 driver and
-poller; the demo's frame source tells it who is standing at the door, so each
-person's forehead is measured while they step up, and nobody's reading lingers
-into the next person's (the demo's reading window is shorter than the gap
-between people). Trust comes from keys/demo (DEMO ONLY), events go to a
-temporary log.
+rate through the camera pipeline, as a camera would deliver it. At the door a
+thermometer simulator answers on a pseudo-terminal through the real GY-906
+driver and poller; the demo's frame source tells it who is standing at the
+door, so each person's forehead is measured while they step up, and nobody's
+reading lingers into the next person's (the demo's reading window is shorter
+than the gap between people). On a bus there is no thermometer at all: the
+bus's own queue (kiosk.demo.bus_queue), nothing measured, nothing simulated.
+Trust comes from keys/demo (DEMO ONLY), events go to a temporary log.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kiosk.audit.recorder import Recorder
 from kiosk.audit.settings import LogConfig
 from kiosk.audit.store import AuditLog
 from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
-from kiosk.demo import DEMO_DIR, Scan, queue, render_queue
+from kiosk.demo import DEMO_DIR, Scan, bus_queue, queue, render_queue
 from kiosk.policy import Policy
 from kiosk.scanner.frames import CaptureSource
 from kiosk.scanner.types import Frame
@@ -33,6 +34,7 @@ from kiosk.trustdir import load_trust_dir
 FPS = 30.0
 READING_WINDOW = 0.8  # seconds a reading counts: less than the gap between two people
 DOORWAY = Sample(21.0, 21.0, 200.0)  # nobody at the door: the wall behind, far too cold to be anyone
+VEHICLE = "37路 Bus 37"  # bus mode: the lane of every event and the vehicle on screen
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,19 @@ class Slot:
     def frames(self) -> int:
         return self.stepping + self.showing
 
+    @property
+    def seconds(self) -> float:
+        return self.frames / FPS
 
-def slot_for(pace: float) -> Slot:
-    """`pace` seconds a person; the code shows for the last 0.4 s (a glance, as at a real door)."""
+
+def slot_for(pace: float, thermometer: bool = True) -> Slot:
+    """`pace` seconds a person; the code shows for the last 0.4 s (a glance, as at a real door).
+
+    With a thermometer, stepping up takes at least 1.2 s: longer than the reading window, so the person before
+    has left it when the code shows. With none (a bus) there is nothing to wait for but a visible gap."""
     showing = max(6, int(0.4 * FPS))
-    return Slot(max(int(pace * FPS) - showing, int(1.2 * FPS)), showing)
+    least = 1.2 if thermometer else 0.4
+    return Slot(max(int(pace * FPS) - showing, int(least * FPS)), showing)
 
 
 def render(people: list[Scan], path: Path, slot: Slot) -> Path:
@@ -94,13 +104,15 @@ def _skin(body: float) -> Sample:
 @dataclass
 class Demo:
     checkpoint: Checkpoint
-    simulator: Simulator
+    simulator: Simulator | None  # None on a bus: no thermometer to simulate
     people: list[Scan]
     log: AuditLog
     video: Path
+    slot: Slot
 
     def close(self) -> None:
-        self.simulator.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
 
 
 def build_demo(folder: Path, *, pace: float = 1.6, people: list[Scan] | None = None,
@@ -112,20 +124,26 @@ def build_demo(folder: Path, *, pace: float = 1.6, people: list[Scan] | None = N
     from kiosk.thermometer.poller import ThermometerPoller
 
     folder.mkdir(parents=True, exist_ok=True)
-    people = people if people is not None else list(queue(time.time()))
-    slot = slot_for(pace)
-    video = render(people, folder / "door.avi", slot)
-    simulator = Simulator("gy906", script="steady", emulate_baud=True)
-    simulator.override = DOORWAY
-    port = simulator.start()
-    thermometer = None if bus else ThermometerPoller(port, Gy906(), interval=0.1)
-    settings = LogConfig(folder / "audit.db", site="demo", lane="bus 37" if bus else "gate 1", device="demo-kiosk")
+    if people is None:
+        people = bus_queue(time.time()) if bus else list(queue(time.time()))
+    slot = slot_for(pace, thermometer=not bus)
+    video = render(people, folder / ("bus.avi" if bus else "door.avi"), slot)
+    simulator: Simulator | None = None
+    thermometer: ThermometerPoller | None = None
+    frames: DoorFrames | CaptureSource
+    if bus:
+        frames = CaptureSource(str(video), pace=True)
+    else:
+        simulator = Simulator("gy906", script="steady", emulate_baud=True)
+        simulator.override = DOORWAY
+        thermometer = ThermometerPoller(simulator.start(), Gy906(), interval=0.1)
+        frames = DoorFrames(video, people, slot, simulator)
+    settings = LogConfig(folder / "audit.db", site="demo", lane=VEHICLE if bus else "gate 1", device="demo-kiosk")
     audit = AuditLog(settings.path)
     recorder = Recorder(audit, settings, os.urandom(32))
-    frames = DoorFrames(video, people, slot, simulator)
     # The hold-off is shorter than a person's slot: the same code shown twice in a row is two people.
-    pipeline = CameraPipeline(frames, ChainDecoder(), holdoff=min(3.0, pace * 0.8), latest_wins=True)
+    pipeline = CameraPipeline(frames, ChainDecoder(), holdoff=min(3.0, slot.seconds * 0.8), latest_wins=True)
     policy = Policy(reading_window=READING_WINDOW)
     parts = CheckpointParts(DEMO_DIR, load_trust_dir(DEMO_DIR), policy, [pipeline], thermometer, recorder,
                             hold=1.5 if bus else 3.0)
-    return Demo(Checkpoint(parts), simulator, people, audit, video)
+    return Demo(Checkpoint(parts), simulator, people, audit, video, slot)
