@@ -243,3 +243,22 @@ def test_kiosk_verify_image_of_a_hostile_code(tmp_path: Path, trust_dir: Path) -
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
     assert json.loads(run.stdout)["reason"] == "malformed"
+
+
+def test_a_reader_that_goes_away_does_not_stop_kiosk_run(tmp_path: Path, trust_dir: Path) -> None:
+    """`kiosk run --headless | head -1`: the rest of the verdicts are still decided and logged, no traceback."""
+    from kiosk.audit.store import AuditLog
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[trust]\ndir = "{trust_dir}"\n[log]\npath = "audit.db"\n')
+    texts = ["hello"] * 5
+    script = (f"{sys.executable} -m kiosk --config {config} run --headless --stdin | head -n 1")
+    run = subprocess.run(["bash", "-c", script], input="".join(t + "\n" for t in texts), capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert json.loads(run.stdout)["reason"] == "not_health_code"
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
+    log = AuditLog(tmp_path / "audit.db")
+    try:
+        assert [e.reason for e in log.events() if e.kind == "scan"] == ["not_health_code"] * len(texts)
+    finally:
+        log.close()

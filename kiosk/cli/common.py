@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,6 +98,18 @@ def trust_dir_of(args: argparse.Namespace) -> Path:
 
 
 def print_json(obj: object) -> None:
-    """One JSON object on one line, UTF-8 whatever the locale (masked names are Chinese)."""
-    sys.stdout.buffer.write(json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n")
-    sys.stdout.flush()
+    """One JSON object on one line, UTF-8 whatever the locale (masked names are Chinese).
+
+    A reader that went away (`kiosk demo --json | head -2`, a gate controller that
+    died) must not stop a checkpoint that is still logging: from then on the lines go
+    to /dev/null, and the process says so once on stderr.
+    """
+    line = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
+    try:
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own advice: flushing at exit would fail again
+        os.close(devnull)
+        sys.stderr.write("kiosk: standard output was closed by its reader; verdicts are still logged\n")
