@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.cli.common import moment, new_command, print_json, seconds
+from kiosk.collector.limits import FD_RESERVE, Limits
 from kiosk.collector.store import CollectorStore, Device, open_store
 from kiosk.errors import KioskError
 from kiosk.sync.protocol import MAX_SKEW
+
+DEFAULTS = Limits()
 
 
 def register(commands: Any) -> None:
@@ -29,6 +32,15 @@ def register(commands: Any) -> None:
     p.add_argument("--tls-cert", type=Path, metavar="PEM")
     p.add_argument("--tls-key", type=Path, metavar="PEM")
     p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument("--header-timeout", type=seconds, default=DEFAULTS.header_timeout, metavar="SECONDS",
+                   help=f"close a connection whose request headers are not in by then (default "
+                        f"{DEFAULTS.header_timeout:g}; a TLS handshake gets as long again)")
+    p.add_argument("--body-timeout", type=seconds, default=DEFAULTS.body_timeout, metavar="SECONDS",
+                   help=f"close a connection whose request body is not in by then (default {DEFAULTS.body_timeout:g})")
+    p.add_argument("--keepalive-timeout", type=seconds, default=DEFAULTS.keepalive_timeout, metavar="SECONDS",
+                   help=f"close a connection idle between requests (default {DEFAULTS.keepalive_timeout:g})")
+    p.add_argument("--max-connections", type=int, default=None, metavar="N",
+                   help=f"connections open at once (default: the open-file limit less {FD_RESERVE})")
     p.set_defaults(run=run_serve)
 
     p = _command(sub, "enroll", "allow a kiosk to upload: its public key, as `kiosk device show` prints it")
@@ -86,8 +98,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not args.db:
         raise KioskError("no database: give --db URL or set KIOSK_COLLECTOR_DB")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise KioskError("--max-connections must be 1 or more")
+    limits = Limits(args.header_timeout, args.body_timeout, args.keepalive_timeout,
+                    max_connections=args.max_connections)
     serve(args.db, host=args.host, port=args.port, trust_files=args.trust_files, max_skew=args.max_skew,
-          tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log)
+          tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log, limits=limits)
     return 0
 
 

@@ -41,7 +41,7 @@ DEVICE_HEADER = "X-Kiosk-Device"
 SIGNATURE_HEADER = "X-Kiosk-Signature"
 MAX_SKEW = 300.0  # seconds a batch's sent_at may differ from the collector's clock
 MAX_EVENTS = 5000  # per batch
-MAX_BODY = 16 * 1024 * 1024  # bytes; a batch of MAX_EVENTS fits with room to spare
+MAX_BODY = 4 * 1024 * 1024  # bytes; the collector refuses more unread, the kiosk splits a batch to stay under it
 
 _ULID = re.compile("[0-7][0-9A-HJKMNP-TV-Z]{25}")
 _DEVICE_ID = re.compile("[0-9a-f]{16}")

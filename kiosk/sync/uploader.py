@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 
 from kiosk.device_identity import DeviceIdentity
 from kiosk.sync.outbox import Outbox
-from kiosk.sync.protocol import DEVICE_HEADER, SIGNATURE_HEADER, Ack, Fault, Linked, encode_batch, parse_ack, sign
+from kiosk.sync.protocol import (
+    DEVICE_HEADER,
+    MAX_BODY,
+    SIGNATURE_HEADER,
+    Ack,
+    Fault,
+    Linked,
+    encode_batch,
+    parse_ack,
+    sign,
+)
 from kiosk.sync.transport import Reply, SyncError, Transport
 
 BATCH = 500
@@ -31,6 +41,14 @@ class SyncRefused(SyncError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class _Oversized(Exception):
+    """A batch's body came out over MAX_BODY: the collector would refuse it unread."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 HINTS = {
@@ -67,12 +85,20 @@ class Uploader:
     def _run_once(self, progress: Callable[[int], None] | None, stop: threading.Event | None) -> PassResult:
         result = PassResult()
         self.outbox.update(last_attempt=self.clock())
+        limit = self.batch_size  # fewer events a batch for the rest of the pass once a batch came out too big
         try:
             while not (stop is not None and stop.is_set()):
-                events = self.outbox.batch(self.batch_size)
+                events = self.outbox.batch(limit)
                 if not events:
                     break
-                ack = self._deliver(events)
+                try:
+                    ack = self._deliver(events)
+                except _Oversized as big:
+                    if len(events) == 1:
+                        raise SyncRefused("too_large", f"event {events[0].event.id} takes {big.size:,} bytes, more "
+                                                       f"than a batch may ({MAX_BODY:,}): it cannot be sent") from None
+                    limit = max(1, min(len(events) - 1, int(len(events) * MAX_BODY / big.size * 0.9)))
+                    continue
                 if ack.through != events[-1].event.id:
                     raise SyncError(f"the collector acknowledged {ack.through!r}, not the batch's last event")
                 self.outbox.mark_synced(ack.through, len(events))
@@ -98,6 +124,8 @@ class Uploader:
             offset = self.outbox.state().clock_offset or 0.0
             start = self.clock()
             body = encode_batch(self.identity.id, events, start + offset, secrets.token_hex(16))
+            if len(body) > MAX_BODY:
+                raise _Oversized(len(body))
             reply = self.transport.post_batch(body, {DEVICE_HEADER: self.identity.id,
                                                      SIGNATURE_HEADER: sign(body, self.identity.key)})
             self.note_clock(reply, start)
