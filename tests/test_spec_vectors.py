@@ -1,4 +1,4 @@
-"""Independent conformance vectors for /work/shared/spec/health-code.md.
+"""Independent conformance vectors for docs/health-code.md (the spec).
 
 Written from the spec only; nothing here imports ``kiosk``.  Codes and
 trust directories are forged with tests/spec_vectors/forge.py and the CLI is
@@ -538,10 +538,14 @@ def test_fields_after_verified_deny(world, over, opts, verdict, reason, status, 
 
 # Ambiguous: reason 14 (temperature_missing) cannot be produced through this
 # CLI: "Without --temperature, no temperature is required", and with it there
-# is always a reading.  It can only be exercised by the library/kiosk loop.
+# is always a reading.  What the CLI can show is the first half of that rule:
+# a code that is otherwise good passes with no temperature at all (the kiosk's
+# own tests cover temperature_missing through its checkpoint).
 @AMB
-def test_reason_temperature_missing_not_reachable_via_cli():
-    pytest.skip("temperature_missing is unreachable through `kiosk verify` (spec section 6)")
+@pytest.mark.parametrize("over", [dict(), dict(kind=1), dict(status=0, name="张*明")])
+def test_without_temperature_no_temperature_is_required(world, over):
+    o = expect(run(world, code(iat=IAT, exp=EXP, **over)), "pass", "ok")
+    assert o["temperature"] is None
 
 
 # Ambiguous: "--temperature nan" / "inf" are floats to Python but not
