@@ -1,7 +1,7 @@
 """QR read rate and time per image, on one core: real photos, then rendered 1280x720 frames.
 
-Goals (issue): at least 95% of the real photos (../shared/data/qr-photos, N.png with its text in
-N.txt) and at least 99% of rendered 1280x720 frames; a frame with a code median <= 3 ms and
+Goals (issue): at least 95% of the real photos (tests/data/qr-photos, ZXing's, N.png with its text
+in N.txt) and at least 99% of rendered 1280x720 frames; a frame with a code median <= 3 ms and
 p95 <= 8 ms, a frame with no code median <= 2 ms.
 Run: .venv/bin/python benchmarks/read_rate.py [PHOTO_FOLDER] [--frames N]
 """
@@ -22,7 +22,7 @@ import numpy as np
 from kiosk.scanner.decoders import ChainDecoder, ImageError, PyzbarDecoder, ZxingDecoder, read_image
 from kiosk.scanner.types import Decoder, Image
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "qr-photos"
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "qr-photos"
 EITHER = {("qrcode-2", "16")}  # a code inside another code: either text counts (see the folder's README)
 REPEATS = 3  # each image is timed this often; its median counts
 

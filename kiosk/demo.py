@@ -1,6 +1,6 @@
 """The built-in demo: a queue of people at a checkpoint, each scan through the real verifier.
 
-Uses the demo-only trust material in keys/demo (see keys/README.md): it issues
+Uses the demo-only trust material in kiosk/demo_keys (see its README): it issues
 codes with the demo issuer keys and films the queue (render_queue) for the
 camera pipeline; `kiosk demo` verifies them offline and prints what the screen
 would show. The queue is written once, for a door with a thermometer;
@@ -23,7 +23,8 @@ from kiosk.issuer import KeyGrant, issue_code, sign_bundle, sign_status_list
 from kiosk.keyfiles import private_key_text, read_signing_key
 from kiosk.verdict import Reading
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "keys" / "demo"
+# Package data, so an installed kiosk has its demo too; keys/demo in a checkout is a link to it.
+DEMO_DIR = Path(__file__).resolve().parent / "demo_keys"
 TIANJIN, BEIJING, SHANGHAI = "CN-120000", "CN-110000", "CN-310000"
 JAN_2026, JUN_2026, JAN_2036 = 1767225600, 1780272000, 2082758400
 # The person whose printed code turned red after it was printed (the status list says so).
@@ -43,7 +44,7 @@ class Scan:
 
 
 def make_demo_keys(directory: Path) -> None:
-    """Write fresh demo trust material (DEMO ONLY) into `directory`; used once to make keys/demo."""
+    """Write fresh demo trust material (DEMO ONLY) into `directory`; used once to make kiosk/demo_keys."""
     private = directory / "private"
     keys = {name: SigningKey.generate() for name in ("demo-root", "tianjin", "beijing", "shanghai-leaked")}
     for name, key in keys.items():

@@ -3,7 +3,7 @@
 Built on cbor2, nacl.signing and hashlib plus a Base45 encoder written from
 RFC 9285.  Nothing here imports the ``kiosk`` package: the point of these
 vectors is to check the verifier against an independent reading of
-/work/shared/spec/health-code.md.
+docs/health-code.md (the spec).
 
 Every function takes keyword overrides so that a test can build broken
 variants (wrong alg, short kid, missing claims, bad signature, odd COSE
