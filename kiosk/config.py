@@ -23,27 +23,48 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kiosk.audit.settings import LogConfig, parse_log
-from kiosk.checkpoint.settings import KioskSettings, SignalSettings, parse_kiosk, parse_signal
-from kiosk.devices_config import ScannerConfig, ThermometerConfig, parse_scanner, parse_thermometer
 from kiosk.errors import ConfigError
 from kiosk.fileio import data_path
 from kiosk.policy import Policy
-from kiosk.sync.health import Limits
-from kiosk.sync.settings import SyncConfig, parse_sync
+from kiosk.tables import bad, check_table, names, shown
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
-    import tomli as tomllib
+# The sections' modules are imported where a section is read or made: `kiosk verify` with no
+# config file needs none of them, and it must start fast (benchmarks/startup.py).
+if TYPE_CHECKING:
+    from kiosk.audit.settings import LogConfig
+    from kiosk.checkpoint.settings import KioskSettings, SignalSettings
+    from kiosk.devices_config import ScannerConfig, ThermometerConfig
+    from kiosk.sync.health import Limits
+    from kiosk.sync.settings import SyncConfig
 
-KNOWN_SECTIONS = {"trust", "policy", "thermometer", "scanner", "log", "sync", "kiosk", "signal"}
+KNOWN_SECTIONS = ("trust", "policy", "thermometer", "scanner", "log", "sync", "kiosk", "signal")
+TRUST_TYPES: dict[str, tuple[type, ...]] = {"dir": (str,), "warn_hours": (int, float), "alarm_hours": (int, float)}
+TRUST_DIR_WORDS = "the folder that holds trust.cose and roots/"
 
 
 def default_trust_dir() -> Path:
     """$KIOSK_TRUST_DIR, else kiosk/trust under the XDG data folder (~/.local/share)."""
     return data_path("KIOSK_TRUST_DIR", "trust")
+
+
+def _no_scanner() -> ScannerConfig:
+    from kiosk.devices_config import ScannerConfig
+
+    return ScannerConfig()
+
+
+def _default_limits() -> Limits:
+    from kiosk.sync.health import Limits
+
+    return Limits()
+
+
+def _door() -> KioskSettings:
+    from kiosk.checkpoint.settings import KioskSettings
+
+    return KioskSettings()
 
 
 @dataclass(frozen=True)
@@ -52,40 +73,40 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     source: Path | None = None  # the file it was read from, for messages
     thermometer: ThermometerConfig | None = None  # None: no thermometer (a bus)
-    scanner: ScannerConfig = field(default_factory=ScannerConfig)
+    scanner: ScannerConfig = field(default_factory=_no_scanner)
     log: LogConfig | None = None  # None: no audit log (kiosk verify without --log)
     sync: SyncConfig | None = None  # None: no collector (the log stays on the kiosk)
-    limits: Limits = field(default_factory=Limits)  # when trust age and clock offset become warnings
-    kiosk: KioskSettings = field(default_factory=KioskSettings)  # door or bus, verdict time, admin PIN
+    limits: Limits = field(default_factory=_default_limits)  # when trust age and clock offset become warnings
+    kiosk: KioskSettings = field(default_factory=_door)  # door or bus, verdict time, admin PIN
     signal: SignalSettings | None = None  # a turnstile or lamp opened on PASS
 
 
 def parse_config(text: str, source: Path | None = None) -> Config:
     """A Config from TOML text; raise ConfigError naming what is wrong."""
+    if sys.version_info >= (3, 11):  # imported here: with no config file (kiosk verify) no TOML is read
+        import tomllib
+    else:  # pragma: no cover - Debian 12 and Ubuntu 24.04 ship 3.11+
+        import tomli as tomllib
+
+    from kiosk.audit.settings import parse_log
+    from kiosk.checkpoint.settings import parse_kiosk, parse_signal
+    from kiosk.devices_config import parse_scanner, parse_thermometer
+    from kiosk.sync.health import Limits
+    from kiosk.sync.settings import parse_sync
+
     where = f"{source}: " if source else ""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}not valid TOML: {err}") from None
-    unknown = sorted(set(data) - KNOWN_SECTIONS)
+    unknown = sorted(set(data) - set(KNOWN_SECTIONS))
     if unknown:
-        raise ConfigError(f"{where}unknown section(s): {', '.join(unknown)}")
-    trust = data.get("trust", {})
-    if not isinstance(trust, dict) or set(trust) - {"dir", "warn_hours", "alarm_hours"}:
-        raise ConfigError(f"{where}[trust] takes dir, warn_hours and alarm_hours")
-    if "dir" in trust and not isinstance(trust["dir"], str):
-        raise ConfigError(f"{where}[trust] dir must be a path in quotes")
-    hours = {key: trust.get(key, default) for key, default in (("warn_hours", 24), ("alarm_hours", 72))}
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e6 for v in hours.values()) \
-            or hours["alarm_hours"] < hours["warn_hours"]:
-        raise ConfigError(f"{where}[trust] warn_hours and alarm_hours are hours above 0, alarm_hours >= warn_hours")
-    trust_dir = Path(trust["dir"]) if "dir" in trust else default_trust_dir()
-    if source is not None and not trust_dir.is_absolute():
-        trust_dir = source.parent / trust_dir  # relative to the file, not to wherever the kiosk starts
-    policy_table = data.get("policy", {})
-    if not isinstance(policy_table, dict):
-        raise ConfigError(f"{where}[policy] must be a table")
+        raise ConfigError(f"{where}unknown section(s): {names(unknown)}; expected: {', '.join(KNOWN_SECTIONS)}")
     try:
+        trust_dir, hours = _parse_trust(data.get("trust", {}), source)
+        policy_table = data.get("policy", {})
+        if not isinstance(policy_table, dict):
+            raise ConfigError(f"policy = {shown(policy_table)}: expected a [policy] table")
         policy = Policy().with_values(policy_table)
         thermometer = parse_thermometer(data["thermometer"]) if "thermometer" in data else None
         scanner = parse_scanner(data.get("scanner", {}))
@@ -100,10 +121,36 @@ def parse_config(text: str, source: Path | None = None) -> Config:
     return Config(trust_dir, policy, source, thermometer, scanner, log, sync, limits, kiosk, signal)
 
 
+def _parse_trust(table: object, source: Path | None) -> tuple[Path, dict[str, float]]:
+    """[trust]: the trust directory (relative to the config file) and the hours of its age warnings."""
+    trust = check_table("trust", table, TRUST_TYPES)
+    hours = {key: trust.get(key, default) for key, default in (("warn_hours", 24), ("alarm_hours", 72))}
+    for key, value in hours.items():
+        if not (0 < value < 1e6):
+            raise bad("trust", key, value, "hours above 0")
+    if hours["alarm_hours"] < hours["warn_hours"]:  # blame the one that was written
+        if "alarm_hours" in trust:
+            raise bad("trust", "alarm_hours", hours["alarm_hours"], f"hours >= warn_hours ({hours['warn_hours']})")
+        raise bad("trust", "warn_hours", hours["warn_hours"], f"hours <= alarm_hours ({hours['alarm_hours']}, "
+                                                              "the default)")
+    trust_dir = Path(trust["dir"]) if "dir" in trust else default_trust_dir()
+    if source is not None and not trust_dir.is_absolute():
+        trust_dir = source.parent / trust_dir  # relative to the file, not to wherever the kiosk starts
+    if trust_dir.exists() and not trust_dir.is_dir():
+        raise bad("trust", "dir", trust["dir"], f"a directory, not a file: {TRUST_DIR_WORDS}")
+    return trust_dir, hours
+
+
+def config_path(path: Path | None) -> Path | None:
+    """`path`, else $KIOSK_CONFIG; None: there is no config file, the defaults hold."""
+    if path is None and os.environ.get("KIOSK_CONFIG"):
+        return Path(os.environ["KIOSK_CONFIG"])
+    return path
+
+
 def load_config(path: Path | None) -> Config:
     """Read the config file at `path`, or $KIOSK_CONFIG, or return the defaults."""
-    if path is None and os.environ.get("KIOSK_CONFIG"):
-        path = Path(os.environ["KIOSK_CONFIG"])
+    path = config_path(path)
     if path is None:
         return Config()
     try:

@@ -16,6 +16,8 @@
     serial = "/dev/serial/by-id/usb-Scanner-if00"   # a 2D barcode scanner in USB serial mode
     serial_baudrate = 9600
     holdoff = 5.0                      # seconds before the same code is a new scan
+    idle_after = 10.0                  # seconds with no code before only idle_fps frames a second are decoded (0: no)
+    idle_fps = 5.0                     # frames decoded a second while idle (saves a tablet's battery)
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.errors import ConfigError
+from kiosk.tables import bad, check_table, cut, shown
 from kiosk.thermometer.compensation import Compensation
-from kiosk.thermometer.protocols import make_driver
 
 
 @dataclass(frozen=True)
@@ -49,42 +51,60 @@ class ScannerConfig:
     serial: str | None = None
     serial_baudrate: int = 9600
     holdoff: float = 5.0
-
-
-def _check(table: Mapping[str, Any], section: str, types: Mapping[str, tuple[type, ...]]) -> None:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"[{section}] must be a table")
-    if unknown := sorted(set(table) - set(types)):
-        raise ConfigError(f"[{section}] unknown setting(s): {', '.join(unknown)}; known: {', '.join(types)}")
-    for key, value in table.items():
-        allowed = types[key]
-        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-            raise ConfigError(f"[{section}] {key} has the wrong type: {value!r}")
-        if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, (int, float)) and value < 0):
-            raise ConfigError(f"[{section}] {key} must be 0 or more: {value!r}")
+    idle_after: float = 10.0
+    idle_fps: float = 5.0
 
 
 NUMBER = (int, float)
+THERMOMETER_TYPES: dict[str, tuple[type, ...]] = {
+    "protocol": (str,), "port": (str,), "baudrate": (int,), "interval": NUMBER, "options": (dict,),
+    "compensation": (dict,)}
+SCANNER_TYPES: dict[str, tuple[type, ...]] = {
+    "camera": (str, int), "width": (int,), "height": (int,), "fps": NUMBER, "serial": (str,),
+    "serial_baudrate": (int,), "holdoff": NUMBER, "idle_after": NUMBER, "idle_fps": NUMBER}
+COMPENSATION_TYPES: dict[str, tuple[type, ...]] = {"offset": NUMBER, "ambient_slope": NUMBER, "ambient_ref": NUMBER}
+LONGEST_OPTION = 200  # characters of a text option (a template, a request): more is a mistake
+
+
+def _check(section: str, table: object, types: Mapping[str, tuple[type, ...]], within: str = "") -> Mapping[str, Any]:
+    """check_table, and every number finite and 0 or more (a count, a size, a time)."""
+    checked = check_table(section, table, types, within)
+    for key, value in checked.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and not (math.isfinite(value) and value >= 0):
+            raise bad(section, within + key, value, "a number 0 or more")
+    return checked
 
 
 def parse_thermometer(table: Mapping[str, Any]) -> ThermometerConfig:
-    _check(table, "thermometer", {"protocol": (str,), "port": (str,), "baudrate": (int,), "interval": NUMBER,
-                                  "options": (dict,), "compensation": (dict,)})
+    _check("thermometer", table, THERMOMETER_TYPES)
     if "protocol" not in table or "port" not in table:
-        raise ConfigError("[thermometer] needs protocol and port")
+        raise ConfigError("[thermometer] needs protocol and port, e.g. protocol = \"gy906\", port = \"/dev/ttyUSB0\"")
+    from kiosk.thermometer.protocols import PROTOCOLS, make_driver  # here: only a config with a thermometer needs them
+
+    if table["protocol"] not in PROTOCOLS:
+        raise bad("thermometer", "protocol", table["protocol"], " or ".join(f'"{name}"' for name in PROTOCOLS))
     options = table.get("options", {})
+    for key, value in options.items():
+        if isinstance(value, str) and len(value) > LONGEST_OPTION:
+            raise bad("thermometer", f"options.{key}", value, f"at most {LONGEST_OPTION} characters")
     try:
         make_driver(table["protocol"], options)  # fail at start, not at the first person
     except ValueError as err:
-        raise ConfigError(f"[thermometer] {err}") from None
+        raise ConfigError(f"[thermometer] options = {shown(options)}: {cut(str(err), 300)}") from None
+    compensation = table.get("compensation", {})
+    check_table("thermometer", compensation, COMPENSATION_TYPES, "compensation.")
+    for key, value in compensation.items():
+        if not math.isfinite(value):  # a negative offset or slope is allowed: only NaN and infinity are not
+            raise bad("thermometer", f"compensation.{key}", value, "a finite number")
     return ThermometerConfig(table["protocol"], table["port"], table.get("baudrate", 9600),
-                             float(table.get("interval", 0.1)), options,
-                             Compensation.from_mapping(table.get("compensation", {})))
+                             float(table.get("interval", 0.1)), options, Compensation.from_mapping(compensation))
 
 
 def parse_scanner(table: Mapping[str, Any]) -> ScannerConfig:
-    _check(table, "scanner", {"camera": (str, int), "width": (int,), "height": (int,), "fps": NUMBER,
-                              "serial": (str,), "serial_baudrate": (int,), "holdoff": NUMBER})
+    _check("scanner", table, SCANNER_TYPES)
+    if table.get("idle_fps", 5.0) == 0:
+        raise bad("scanner", "idle_fps", 0, "more than 0 frames a second")
     values = dict(table)
     if "camera" in values:
         values["camera"] = str(values["camera"])

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from kiosk.errors import ConfigError
+from kiosk.tables import bad, names
 
 
 def _is_number(value: object) -> bool:
@@ -25,24 +26,26 @@ class Policy:
     reading_window: float = 3.0  # seconds: a reading older than this is not fresh
 
     def __post_init__(self) -> None:
+        # The messages name the [policy] setting as the config file spells it: most values come from there.
         for name in ("skew", "max_age", "reading_window"):
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value) and value >= 0):
-                raise ConfigError(f"policy {name} must be a number of seconds >= 0, not {value!r}")
+                raise bad("policy", name, value, "a number of seconds, 0 or more")
         for name in ("fever_threshold", "plausible_min", "plausible_max"):
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value)):
-                raise ConfigError(f"policy {name} must be a temperature in Celsius, not {value!r}")
+                raise bad("policy", name, value, "a temperature in Celsius, e.g. 37.3")
         if self.plausible_min > self.plausible_max:
-            raise ConfigError("policy plausible_min is above plausible_max")
+            raise bad("policy", "plausible_min", self.plausible_min,
+                      f"a temperature at most plausible_max ({self.plausible_max})")
         for name in ("accept_printed", "require_temperature"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"policy {name} must be true or false")
+                raise bad("policy", name, getattr(self, name), "true or false")
 
     def with_values(self, values: Mapping[str, object]) -> Policy:
         """A copy with `values` (e.g. a TOML [policy] table) applied; unknown names are errors."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(values) - known)
+        known = [f.name for f in fields(self)]
+        unknown = sorted(set(values) - set(known), key=str)
         if unknown:
-            raise ConfigError(f"unknown policy setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"[policy] unknown setting(s): {names(unknown)}; expected one of: {', '.join(known)}")
         return replace(self, **values)  # type: ignore[arg-type]

@@ -737,11 +737,11 @@ def test_config_policy_is_used_by_verify(run: Kiosk, site: Site, tmp_path: Path)
 
 
 @pytest.mark.parametrize(("content", "fragment"), [
-    ('[policy]\ncolour = "red"\n', "unknown policy setting(s): colour"),
-    ("[policy]\nmax_age = -1\n", "policy max_age must be a number of seconds >= 0"),
-    ('[policy]\naccept_printed = "yes"\n', "policy accept_printed must be true or false"),
+    ('[policy]\ncolour = "red"\n', "[policy] unknown setting(s): colour"),
+    ("[policy]\nmax_age = -1\n", "[policy] max_age = -1: expected a number of seconds, 0 or more"),
+    ('[policy]\naccept_printed = "yes"\n', '[policy] accept_printed = "yes": expected true or false'),
     ('[display]\nlanguage = "zh"\n', "unknown section(s): display"),
-    ('[trust]\ndir = "x"\nkeys = "y"\n', "[trust] takes dir, warn_hours and alarm_hours"),
+    ('[trust]\ndir = "x"\nkeys = "y"\n', "[trust] unknown setting(s): keys; expected one of: dir, warn_hours"),
     ("[policy\n", "not valid TOML"),
 ])
 def test_bad_config_is_one_line(run: Kiosk, site: Site, tmp_path: Path, content: str, fragment: str) -> None:

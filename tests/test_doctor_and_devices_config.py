@@ -50,12 +50,12 @@ def test_no_thermometer_section_means_none() -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ('[thermometer]\nprotocol = "gy906"\n', "needs protocol and port"),
-    ('[thermometer]\nprotocol = "ir9000"\nport = "x"\n', "unknown thermometer protocol"),
+    ('[thermometer]\nprotocol = "ir9000"\nport = "x"\n', 'protocol = "ir9000": expected "gy906"'),
     ('[thermometer]\nprotocol = "gy906"\nport = "x"\noptions = { slave = 2 }\n', "slave"),
-    ('[thermometer]\nprotocol = "gy906"\nport = "x"\ninterval = -1\n', "must be 0 or more"),
-    ('[thermometer]\nprotocol = "gy906"\nport = 5\n', "wrong type"),
-    ('[thermometer]\nprotocol = "gy906"\nport = "x"\ncompensation = { gain = 2 }\n', "unknown compensation"),
-    ('[scanner]\ncamera = true\n', "wrong type"),
+    ('[thermometer]\nprotocol = "gy906"\nport = "x"\ninterval = -1\n', "interval = -1: expected a number 0 or more"),
+    ('[thermometer]\nprotocol = "gy906"\nport = 5\n', "port = 5: expected text in quotes"),
+    ('[thermometer]\nprotocol = "gy906"\nport = "x"\ncompensation = { gain = 2 }\n', "compensation.gain"),
+    ('[scanner]\ncamera = true\n', "camera = true: expected text in quotes or a whole number"),
     ('[scanner]\nholdof = 3\n', "unknown setting"),
 ])
 def test_bad_device_sections_are_clear_errors(text: str, message: str) -> None:

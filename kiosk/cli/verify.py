@@ -14,6 +14,7 @@ from kiosk.cli.common import (
     config_of,
     moment,
     new_command,
+    policy_of,
     print_json,
     seconds,
     trust_dir_of,
@@ -62,7 +63,6 @@ def _text_of(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_of(args)
     overrides: dict[str, object] = {"require_temperature": args.temperature is not None}
     if args.max_age is not None:
         overrides["max_age"] = args.max_age
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["skew"] = args.skew
     if args.no_printed:
         overrides["accept_printed"] = False
-    policy = config.policy.with_values(overrides)
+    policy = policy_of(args).with_values(overrides)
     text = _text_of(args)
     trust = load_trust_dir(trust_dir_of(args))
     now = args.now if args.now is not None else time.time()

@@ -14,14 +14,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ConfigError
-from kiosk.sync.protocol import MAX_EVENTS
-from kiosk.tables import check_table
+from kiosk.tables import bad, check_table
 
 TYPES: dict[str, tuple[type, ...]] = {
     "url": (str,), "device_key": (str,), "ca_file": (str,), "batch": (int,), "interval": (int, float),
@@ -43,15 +43,18 @@ class SyncConfig:
 
 
 def parse_sync(table: Mapping[str, Any], base: Path | None) -> SyncConfig:
+    from kiosk.sync.protocol import MAX_EVENTS  # here: reading a config (kiosk verify) needs no wire format
+
     check_table("sync", table, TYPES)
-    url = table.get("url", "")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError('[sync] needs url = "http://..." or "https://..." (the collector)')
+    if "url" not in table:
+        raise ConfigError('[sync] needs url = "https://..." (the collector)')
+    if not table["url"].startswith(("http://", "https://")):
+        raise bad("sync", "url", table["url"], 'the collector\'s address, "http://..." or "https://..."')
     if not 1 <= table.get("batch", 500) <= MAX_EVENTS:
-        raise ConfigError(f"[sync] batch is 1 to {MAX_EVENTS} events")
+        raise bad("sync", "batch", table["batch"], f"1 to {MAX_EVENTS} events")
     for key in ("interval", "timeout", "trust_every", "clock_warn"):
-        if key in table and not table[key] > 0:
-            raise ConfigError(f"[sync] {key} must be above 0 seconds")
+        if key in table and not (math.isfinite(table[key]) and table[key] > 0):
+            raise bad("sync", key, table[key], "seconds above 0")
 
     def resolve(value: str) -> Path:
         path = Path(value)
