@@ -15,17 +15,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 import zxingcpp
 
-from kiosk.scanner.fallbacks import VIEWS, PyzbarDecoder, as_gray, ordered, resized, sharpened
-from kiosk.scanner.types import Decoder, Image
+from kiosk.scanner.fallbacks import (
+    VIEWS,
+    PyzbarDecoder,
+    Sighting,
+    as_gray,
+    dark_on_light,
+    distinct,
+    ordered,
+    region_of,
+    resized,
+    sharpened,
+    view_pixels,
+)
+from kiosk.scanner.retry_budget import RetryBudget
+from kiosk.scanner.types import Decoder, FrameReading, Image
 
 __all__ = ["ChainDecoder", "ImageError", "PyzbarDecoder", "Sighting", "ZxingDecoder", "as_gray", "decode_file",
            "ordered", "read_image"]
@@ -36,22 +47,14 @@ log = logging.getLogger(__name__)
 _FORMATS = (zxingcpp.BarcodeFormat.QRCodeModel2, zxingcpp.BarcodeFormat.QRCodeModel1)
 _PITCH = 4.0  # pixels a module that pyzbar gets: bigger regions are shrunk (ZBar's time grows with pixels)
 _VIEW_SIDE = 2000  # the longest side of a changed copy of a whole image (bounds the time a hopeless picture costs)
+_RETRIES = 4  # attempts `_retries` makes on an image (5 with the image itself)
+FRAME_PIXELS = 1_000_000  # pixels a camera frame's retries may read (read_frame): benchmarks/blurred.py
+_ZBAR_COST = 8  # a pixel for pyzbar costs about as much time as 8 for zxing-cpp
+_ZBAR_SIDE = 480  # a camera frame's region for pyzbar at most (18 ms on a blurred 700x800 one)
 
 
 class ImageError(Exception):
     """The file is not a picture that can be read."""
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """A code zxing-cpp located but could not read."""
-
-    quad: npt.NDArray[np.float32]  # (4, 2) corners, in image pixels
-    modules: int | None  # the symbol's width in modules, when its version was read
-
-    def pitch(self) -> float | None:  # pixels a module along the sides, if the version is known
-        side = float(np.linalg.norm(self.quad - np.roll(self.quad, 1, axis=0), axis=1).mean())
-        return side / self.modules if self.modules else None
 
 
 Attempt = Callable[[], tuple[list[str], list[Sighting]]]
@@ -110,11 +113,15 @@ class ChainDecoder:
     - `thorough`: when nothing was read, the chain runs again on each view of the whole image, seen
       code or not. For one picture (decode_file); a camera could not keep up (a 480x360 frame with
       no code would cost 97 ms instead of 9).
+    - `frame_pixels`: how many pixels those attempts (each retry, each fallback decoder) may read
+      in one camera frame (`read_frame`); the next frame goes on from there (retry_budget.py).
+      `decode`, for one picture, tries them all.
     """
 
     def __init__(self, *, primary: ZxingDecoder | None = None, retry: bool = True,
                  fallbacks: Sequence[Decoder] | None = None, blind_max_pixels: int | None = 250_000,
-                 max_regions: int = 2, max_side: int = 1200, views: bool = True, thorough: bool = False) -> None:
+                 max_regions: int = 2, max_side: int = 1200, views: bool = True, thorough: bool = False,
+                 frame_pixels: int = FRAME_PIXELS) -> None:
         self.primary = primary or ZxingDecoder()
         self.retry = retry
         self.views = views and retry
@@ -123,6 +130,8 @@ class ChainDecoder:
         self.blind_max_pixels = blind_max_pixels
         self.max_regions = max_regions
         self.max_side = max_side
+        self.frame_pixels = frame_pixels
+        RetryBudget(frame_pixels)  # refuses a budget under 1 now, not at the first frame
         self.faults = 0  # exceptions past the decoders (OpenCV, or a fallback breaking its promise)
         self.rescued = 0  # images where a retry or fallback read what the first pass did not
 
@@ -132,33 +141,47 @@ class ChainDecoder:
         return self.faults + self.primary.errors + sum(int(getattr(f, "errors", 0)) for f in self.fallbacks)
 
     def decode(self, image: Image) -> list[str]:
+        """One picture: every retry, view and fallback the chain has, as needed."""
+        return self._guarded(image, RetryBudget()).texts
+
+    def read_frame(self, image: Image, resume: int = 0) -> FrameReading:
+        """One camera frame: past the first pass, attempts from position `resume` on, within `frame_pixels`."""
+        return self._guarded(image, RetryBudget(self.frame_pixels, resume))
+
+    def _guarded(self, image: Image, budget: RetryBudget) -> FrameReading:
         try:
             gray = as_gray(image)
-            return self._decode(gray) if gray is not None else []
+            if gray is None:
+                return FrameReading([], False)
+            texts, seen = self._decode(gray, budget)
+            return FrameReading(texts, seen, budget.resume)
         except Exception:  # e.g. OpenCV refusing an odd size in a retry: nothing found
             self.faults += 1
             log.debug("chain decoder failed", exc_info=True)
-            return []
+            return FrameReading([], False)
 
-    def _decode(self, gray: Image) -> list[str]:
+    def _decode(self, gray: Image, budget: RetryBudget) -> tuple[list[str], bool]:
+        """The texts read, and whether a code was seen at all (read or not)."""
         texts, seen = self.primary.read(gray)
-        first = len(texts)
+        first, located = len(texts), bool(texts or seen)
         blind = not texts and not seen and (self.blind_max_pixels is None or gray.size <= self.blind_max_pixels)
         if blind and self.retry:
             for attempt in self._retries(gray):
-                texts, more = attempt()
+                if (result := _run(attempt, budget)) is None:
+                    continue
+                texts, more = result
                 if texts:  # what it saw besides is another code; the earlier sightings were this one
                     seen = more
                     break
                 seen += more
-        for i, sighting in enumerate(_distinct(seen, gray.shape)[:self.max_regions]):
-            texts += self._rescue(*_region(gray, sighting), views=self.views and i == 0)  # bounds the slowest frames
+        for i, sighting in enumerate(distinct(seen, gray.shape)[:self.max_regions]):
+            texts += self._rescue(*region_of(gray, sighting), budget, views=self.views and i == 0)  # bounds slow frames
         if blind and not texts and not seen:
-            texts = self._fallback(gray, None)
-        if not texts and self.views and self.thorough:
+            texts = self._fallback(gray, None, budget)
+        if not texts and self.views and self.thorough and budget.limit is None:
             texts = self._whole_views(gray)
         self.rescued += len(texts) > first
-        return ordered(texts)
+        return ordered(texts), located or bool(texts or seen)
 
     def _whole_views(self, gray: Image) -> list[str]:
         """The chain without views on each view of the whole image (shrunk to `_VIEW_SIDE` first if larger)."""
@@ -168,89 +191,69 @@ class ChainDecoder:
                              max_regions=self.max_regions, max_side=self.max_side, views=False)
         for view in VIEWS:
             changed = view(gray, _VIEW_SIDE)
-            texts = chain._decode(changed) if changed is not None else []
+            texts = chain._decode(changed, RetryBudget())[0] if changed is not None else []
             if texts:
                 return texts
         return []
 
-    def _retries(self, gray: Image, plain: bool = False) -> list[Attempt]:
-        """zxing-cpp on changed copies of `gray` (and on `gray` itself first if `plain`), cheapest first."""
-        read = self.primary.read
-        attempts: list[Attempt] = [lambda: read(gray)] if plain else []
-        attempts += [lambda: read(sharpened(gray)),  # blur; each of these reads some the others miss
-                     lambda: read(gray, binarizer=zxingcpp.Binarizer.GlobalHistogram)]  # glare, shade
+    def _retries(self, gray: Image, plain: bool = False) -> list[tuple[int, Attempt] | None]:
+        """zxing-cpp on changed copies of `gray` (and on `gray` itself first if `plain`), cheapest first.
+
+        Each with the pixels it reads; always `_RETRIES` (+1 if plain) of them, None where one does
+        not apply (positions stay put: retry_budget.py).
+        """
+        read, size = self.primary.read, gray.size
+        attempts: list[tuple[int, Attempt] | None] = [(size, lambda: read(gray))] if plain else []
+        attempts += [(size, lambda: read(sharpened(gray))),  # blur; each of these reads some the others miss
+                     (size, lambda: read(gray, binarizer=zxingcpp.Binarizer.GlobalHistogram))]  # glare, shade
         factor = min(2.0, self.max_side / max(gray.shape))
         if factor >= 1.25:  # small modules; also a new sampling of the grid
-            attempts += [lambda: read(resized(gray, factor), factor, try_downscale=False),
-                         lambda: read(sharpened(resized(gray, factor)), factor, try_downscale=False)]
-        return attempts
+            big = int(size * factor * factor)
+            attempts += [(big, lambda: read(resized(gray, factor), factor, try_downscale=False)),
+                         (big, lambda: read(sharpened(resized(gray, factor)), factor, try_downscale=False))]
+        return attempts + [None] * (_RETRIES + plain - len(attempts))
 
-    def _rescue(self, region: Image, sighting: Sighting, views: bool) -> list[str]:
+    def _rescue(self, region: Image, sighting: Sighting, budget: RetryBudget, views: bool) -> list[str]:
         """The retries, the views, then the fallback decoders, on the region of one code seen but not read."""
-        if self.retry:
-            for attempt in self._retries(region):
-                texts = attempt()[0]
-                if texts:
-                    return texts
+        for attempt in self._retries(region) if self.retry else ():
+            if (result := _run(attempt, budget)) is not None and result[0]:
+                return result[0]
         for view in VIEWS if views else ():
+            if not budget.ahead(_RETRIES + 1, view_pixels(view, region.shape, self.max_side)):
+                continue  # none of this view's attempts would run: not worth making it
             changed = view(region, self.max_side)
             if changed is None:
+                budget.pass_over(_RETRIES + 1)
                 continue
             for attempt in self._retries(changed, plain=True):
-                texts = attempt()[0]
-                if texts:
-                    return texts
-        return self._fallback(region, sighting)
+                if (result := _run(attempt, budget)) is not None and result[0]:
+                    return result[0]
+        return self._fallback(region, sighting, budget)
 
-    def _fallback(self, gray: Image, sighting: Sighting | None) -> list[str]:
-        if not self.fallbacks:
+    def _fallback(self, gray: Image, sighting: Sighting | None, budget: RetryBudget) -> list[str]:
+        if not self.fallbacks or not budget.ahead(len(self.fallbacks)):
             return []
-        if sighting is not None and not _dark_on_light(gray, sighting.quad):
+        if sighting is not None and not dark_on_light(gray, sighting.quad):
             gray = np.asarray(cv2.bitwise_not(gray), np.uint8)  # ZBar reads dark-on-light codes only
         pitch = sighting.pitch() if sighting is not None else None
         if pitch is not None and pitch > 1.5 * _PITCH:
             gray = resized(gray, _PITCH / pitch)
+        elif budget.limit is not None and max(gray.shape) > _ZBAR_SIDE:  # a camera frame; the code's size unknown
+            gray = resized(gray, _ZBAR_SIDE / max(gray.shape))  # area averaging smooths as the blur below does
         else:  # JPEG blocks and sensor noise
             gray = np.asarray(cv2.GaussianBlur(gray, (0, 0), 1.0), np.uint8)
         for fallback in self.fallbacks:
-            texts = fallback.decode(gray)
-            if texts:
+            if budget.runs(gray.size * _ZBAR_COST) and (texts := fallback.decode(gray)):
                 return texts
         return []
 
 
-def _region(gray: Image, sighting: Sighting, margin: float = 0.3) -> tuple[Image, Sighting]:
-    """The bounding box of a sighting with a margin (quiet zone and some), and the sighting in it."""
-    h, w = gray.shape
-    lo, hi = sighting.quad.min(axis=0), sighting.quad.max(axis=0)
-    m = margin * float(max(hi - lo))
-    x0, y0 = int(max(0, lo[0] - m)), int(max(0, lo[1] - m))
-    x1, y1 = int(min(w, hi[0] + m + 1)), int(min(h, hi[1] + m + 1))
-    return gray[y0:y1, x0:x1], Sighting(sighting.quad - np.array([x0, y0], np.float32), sighting.modules)
-
-
-def _distinct(seen: list[Sighting], shape: tuple[int, ...]) -> list[Sighting]:
-    """Sightings worth a region: inside the image, not tiny, one a place (several passes see one code)."""
-    h, w = shape[:2]
-    kept: list[Sighting] = []
-    for s in seen:
-        size, centre = float(max(s.quad.max(axis=0) - s.quad.min(axis=0))), s.quad.mean(axis=0)
-        if size >= 8 and 0 <= centre[0] < w and 0 <= centre[1] < h and all(
-                np.linalg.norm(centre - k.quad.mean(axis=0)) > 0.25 * size for k in kept):
-            kept.append(s)
-    return kept
-
-
-def _dark_on_light(region: Image, quad: npt.NDArray[np.float32]) -> bool:
-    """Whether the quiet zone round `quad` is lighter than the symbol (which is half dark modules)."""
-    inside, ring = np.zeros(region.shape, np.uint8), np.zeros(region.shape, np.uint8)
-    cv2.fillConvexPoly(inside, quad.astype(np.int32), 1)
-    centre = quad.mean(axis=0)
-    cv2.fillConvexPoly(ring, ((quad - centre) * 1.12 + centre).astype(np.int32), 1)
-    ring &= 1 - inside
-    if not ring.any() or not inside.any():
-        return True
-    return bool(region[ring > 0].mean() >= region[inside > 0].mean())
+def _run(attempt: tuple[int, Attempt] | None, budget: RetryBudget) -> tuple[list[str], list[Sighting]] | None:
+    """What the attempt found, if it applies to this image and the budget runs it; else None."""
+    if attempt is None:
+        budget.pass_over()  # its position all the same: positions stay put from frame to frame
+        return None
+    return attempt[1]() if budget.runs(attempt[0]) else None
 
 
 def read_image(path: str | Path) -> Image:

@@ -1,4 +1,4 @@
-"""What `ChainDecoder` falls back on: changed copies of an image, and pyzbar; helpers all decoders share.
+"""What `ChainDecoder` falls back on: changed copies of an image, pyzbar, the region of a code seen; shared helpers.
 
 The copies give zxing-cpp another chance at a code it could not read. `sharpened`, `resized`
 and the global binarizer (decoders.py) are the cheap retries. `VIEWS` come after them, each
@@ -11,16 +11,32 @@ Figures: benchmarks/read_rate.py.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from kiosk.healthcode import PREFIX
 from kiosk.scanner.types import Image
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A code zxing-cpp located but could not read."""
+
+    quad: npt.NDArray[np.float32]  # (4, 2) corners, in image pixels
+    modules: int | None  # the symbol's width in modules, when its version was read
+
+    def pitch(self) -> float | None:  # pixels a module along the sides, if the version is known
+        side = float(np.linalg.norm(self.quad - np.roll(self.quad, 1, axis=0), axis=1).mean())
+        return side / self.modules if self.modules else None
+
 
 View = Callable[[Image, int], "Image | None"]  # an image, the longest side a copy may have -> a copy (None: no use)
 
@@ -80,6 +96,52 @@ def equalized(gray: Image, max_side: int = 0) -> Image:
 
 
 VIEWS: tuple[View, ...] = (rotated, enlarged, equalized)
+
+
+def view_pixels(view: View, shape: tuple[int, ...], max_side: int) -> int:
+    """Pixels of the copy `view` would make of an image of `shape`, before making it (0: it makes none)."""
+    h, w = shape[:2]
+    if view is rotated:
+        side = int((h + w) * math.sqrt(0.5)) + 1
+        return side * side
+    if view is enlarged:
+        factor = min(3.0, max_side / max(h, w))
+        return int(h * w * factor * factor) if factor >= 1.25 else 0
+    return h * w
+
+
+def region_of(gray: Image, sighting: Sighting, margin: float = 0.3) -> tuple[Image, Sighting]:
+    """The bounding box of a sighting with a margin (quiet zone and some), and the sighting in it."""
+    h, w = gray.shape
+    lo, hi = sighting.quad.min(axis=0), sighting.quad.max(axis=0)
+    m = margin * float(max(hi - lo))
+    x0, y0 = int(max(0, lo[0] - m)), int(max(0, lo[1] - m))
+    x1, y1 = int(min(w, hi[0] + m + 1)), int(min(h, hi[1] + m + 1))
+    return gray[y0:y1, x0:x1], Sighting(sighting.quad - np.array([x0, y0], np.float32), sighting.modules)
+
+
+def distinct(seen: list[Sighting], shape: tuple[int, ...]) -> list[Sighting]:
+    """Sightings worth a region: inside the image, not tiny, one a place (several passes see one code)."""
+    h, w = shape[:2]
+    kept: list[Sighting] = []
+    for s in seen:
+        size, centre = float(max(s.quad.max(axis=0) - s.quad.min(axis=0))), s.quad.mean(axis=0)
+        if size >= 8 and 0 <= centre[0] < w and 0 <= centre[1] < h and all(
+                np.linalg.norm(centre - k.quad.mean(axis=0)) > 0.25 * size for k in kept):
+            kept.append(s)
+    return kept
+
+
+def dark_on_light(region: Image, quad: npt.NDArray[np.float32]) -> bool:
+    """Whether the quiet zone round `quad` is lighter than the symbol (which is half dark modules)."""
+    inside, ring = np.zeros(region.shape, np.uint8), np.zeros(region.shape, np.uint8)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 1)
+    centre = quad.mean(axis=0)
+    cv2.fillConvexPoly(ring, ((quad - centre) * 1.12 + centre).astype(np.int32), 1)
+    ring &= 1 - inside
+    if not ring.any() or not inside.any():
+        return True
+    return bool(region[ring > 0].mean() >= region[inside > 0].mean())
 
 
 class PyzbarDecoder:

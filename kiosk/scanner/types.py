@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,23 @@ class FrameSource(Protocol):
 class Decoder(Protocol):
     def decode(self, image: Image) -> list[str]:
         """Texts of the QR codes in `image`; an empty list when there is none. Never raises."""
+
+
+@dataclass(frozen=True)
+class FrameReading:
+    """What a decoder made of one frame of a camera's stream."""
+
+    texts: list[str]
+    seen: bool  # a code was located, read or not: wakes a pipeline that decodes few frames (idle.py)
+    resume: int = 0  # where the next frame's retries go on (0: from the first; retry_budget.py)
+
+
+@runtime_checkable
+class FrameDecoder(Decoder, Protocol):
+    """A decoder that spends a bounded effort on each frame and goes on in the next (ChainDecoder)."""
+
+    def read_frame(self, image: Image, resume: int = 0) -> FrameReading:
+        """`image` as one frame of a stream, its retries from position `resume` on. Never raises."""
 
 
 @dataclass(frozen=True)
