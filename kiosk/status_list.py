@@ -62,6 +62,8 @@ class StatusList:
         seq, iat, iss = fields.get("seq"), fields.get("iat"), fields.get("iss")
         if not is_uint(seq) or not is_int(iat) or type(iss) is not str:
             raise ValueError("seq (unsigned), iat (integer) or iss (text) is missing or ill-typed")
+        if "entries" not in fields:  # the fast path reads a map without one: a ValueError, not a KeyError
+            raise ValueError("entries is missing or not an array")
         return cls(seq, iat, iss, fields["entries"])  # type: ignore[arg-type]
 
 
