@@ -171,9 +171,13 @@ def write_new_private(path: Path, text: str) -> None:
     write_new(path, text, 0o600)
 
 
+def data_folder() -> Path:
+    """The kiosk's folder under the XDG data folder: $XDG_DATA_HOME/kiosk, else ~/.local/share/kiosk."""
+    return Path(os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")) / "kiosk"
+
+
 def data_path(variable: str, name: str) -> Path:
     """$`variable` if set, else kiosk/`name` under the XDG data folder (~/.local/share)."""
     if os.environ.get(variable):
         return Path(os.environ[variable])
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "kiosk" / name
+    return data_folder() / name

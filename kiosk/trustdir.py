@@ -7,6 +7,7 @@ refused or interrupted import leaves the installed files as they were.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from kiosk import cose
 from kiosk.errors import ImportRefused, MalformedCode, TrustFileError
-from kiosk.fileio import check_size, read_untrusted, write_atomically
+from kiosk.fileio import check_size, data_path, read_untrusted, write_atomically
 from kiosk.trust import (
     TrustBundle,
     TrustStore,
@@ -190,24 +191,40 @@ def pin_root(public_file: Path, directory: Path) -> Path:
     return target
 
 
-REFRESHED = "refreshed.json"  # when the trust data was last confirmed the newest (a pull or an import)
+REFRESHED = "refreshed.json"  # where older versions kept the record, in the trust directory: still read
+STATE_VARIABLE = "KIOSK_STATE_DIR"  # what a running kiosk learns and keeps; default ~/.local/share/kiosk/state
+
+
+def refresh_record(directory: Path) -> Path:
+    """Where the refresh time of the trust directory `directory` is kept: in the data folder, one file per
+    trust directory, never beside the trust files (they may be shipped, read-only, or in a checkout)."""
+    digest = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()
+    return data_path(STATE_VARIABLE, "state") / f"trust-refreshed-{digest[:16]}.json"
 
 
 def mark_refreshed(directory: Path, at: float, how: str) -> None:
     """Record that the installed trust files were confirmed current at `at` ("sync" or "import")."""
-    write_atomically(Path(directory) / REFRESHED, json.dumps({"at": at, "how": how}).encode() + b"\n")
+    record = {"trust_dir": str(Path(directory).resolve()), "at": at, "how": how}
+    write_atomically(refresh_record(directory), json.dumps(record).encode() + b"\n")
+
+
+def _recorded(path: Path) -> float | None:
+    try:
+        data = json.loads(read_untrusted(path, "refresh record"))
+    except (TrustFileError, ValueError, RecursionError):  # 4 KiB of "[" nests deeper than json can go
+        return None  # no record, or a damaged one
+    at = data.get("at") if isinstance(data, dict) else None
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+        return float(at)
+    return None
 
 
 def refreshed_at(directory: Path) -> float | None:
     """When the trust data was last refreshed; without a record, when the bundle was installed; None if none."""
     directory = Path(directory)
-    try:
-        data = json.loads(read_untrusted(directory / REFRESHED, "refresh record"))
-        at = data.get("at") if isinstance(data, dict) else None
-        if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
-            return float(at)
-    except (TrustFileError, ValueError):
-        pass  # no record, or a damaged one: fall back to the bundle's install time
+    for record in (refresh_record(directory), directory / REFRESHED):
+        if (at := _recorded(record)) is not None:
+            return at
     try:
         return (directory / BUNDLE).stat().st_mtime
     except OSError:

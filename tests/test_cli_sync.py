@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -65,7 +66,9 @@ def test_enroll_sync_status_devices_and_an_export_equal_to_the_kiosks_own(
         assert kiosk_cli("--config", str(config), "log", "export", "--format", fmt, "--out", str(mine)).returncode == 0
         done = kiosk_cli("collector", "export", "--db", collector.db_url, "--format", fmt, "--out", str(theirs))
         assert done.returncode == 0 and "100 events" in done.stdout
-        assert theirs.read_bytes() == mine.read_bytes()
+        # The kiosk's own bytes, but for the device column: the kiosk as enrolled, with its short id.
+        named = mine.read_bytes().replace(shown["id"].encode(), f"Gate 2 ({shown['id'][:8]})".encode())
+        assert theirs.read_bytes() == named != mine.read_bytes()
     day = time.strftime("%Y-%m-%d")
     page = tmp_path / "day.html"
     assert kiosk_cli("collector", "report", "--db", collector.db_url, "--day", day, "--out", str(page)).returncode == 0
@@ -91,7 +94,7 @@ def test_an_export_across_kiosks_holds_each_once_in_time_order(tmp_path: Path, c
     rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
     assert len(rows) == 90 and len({r["id"] for r in rows}) == 90
     assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
-    assert {r["device"] for r in rows} == {k.identity.id for k in kiosks}
+    assert {r["device"] for r in rows} == {f"gate 2 ({k.identity.id[:8]})" for k in kiosks}  # one name, three ids
     assert len(one.read_text(encoding="utf-8-sig").splitlines()) == 31
 
 
@@ -114,10 +117,10 @@ def test_an_unenrolled_kiosk_is_told_what_to_do(tmp_path: Path, collector: Colle
 
 @pytest.mark.parametrize("args, message", [
     (("sync",), "no collector configured"),
-    (("collector", "devices"), "no database"),
+    (("collector", "devices"), "no collector database"),
     (("collector", "enroll", "--db", "sqlite:///x.db", "abcd"), "64 hex digits"),
     (("collector", "devices", "--db", "mysql://x"), "not a database URL"),
-    (("collector", "revoke", "--db", "sqlite:///{tmp}/c.db", "0011223344556677"), "0011223344556677"),
+    (("collector", "revoke", "--db", "sqlite:///{tmp}/c.db", "0011223344556677"), "no collector database"),
     (("collector", "serve", "--db", "sqlite:///{tmp}/c.db", "--tls-cert", "x.pem"), "both --tls-cert and --tls-key"),
     (("collector", "devices", "--db", "postgresql://nobody@127.0.0.1:1/none"), "127.0.0.1"),
 ])
@@ -147,23 +150,24 @@ def test_a_purge_on_a_syncing_kiosk_keeps_what_the_collector_has_not_acknowledge
 
 
 def test_a_trust_import_from_a_stick_counts_as_a_refresh(tmp_path: Path, trust_dir: Path) -> None:
-    from kiosk.trustdir import REFRESHED, refreshed_at
+    from kiosk.trustdir import refresh_record, refreshed_at
     from tests.factories import World
 
     newer = tmp_path / "trust-seq2.cose"
     newer.write_bytes(World().bundle_bytes(seq=2))
-    (trust_dir / REFRESHED).unlink(missing_ok=True)
+    os.utime(trust_dir / "trust.cose", (time.time() - 30 * 86400,) * 2)  # the fallback would say a month
     assert kiosk_cli("trust", "import", "--trust", str(trust_dir), str(newer)).returncode == 0
-    assert abs((refreshed_at(trust_dir) or 0) - time.time()) < 60 and (trust_dir / REFRESHED).exists()
+    assert abs((refreshed_at(trust_dir) or 0) - time.time()) < 60 and refresh_record(trust_dir).is_file()
+    assert sorted(p.name for p in trust_dir.iterdir()) == ["roots", "trust.cose"]
 
 
 def test_kiosk_scan_syncs_in_the_background_and_verifies_with_the_trust_files_it_pulls(
         tmp_path: Path, trust_dir: Path) -> None:
     """A checkpoint at work: each verdict is pushed to the collector within seconds, and a revocation
     the authority publishes reaches the running kiosk, which denies the next code of that key."""
-    import os
     import tty
 
+    from kiosk.trustdir import refresh_record
     from tests.factories import World, code
     from tests.test_cli_scan import wait_until_open
 
@@ -190,9 +194,10 @@ def test_kiosk_scan_syncs_in_the_background_and_verifies_with_the_trust_files_it
         os.write(master, (code(iat=now - 10, exp=now + 3600) + "\r\n").encode())
         assert json.loads(process.stdout.readline())["reason"] == "ok"
         (published / "trust.cose").write_bytes(World(revoked=("revoked", "issuer")).bundle_bytes(seq=2))
+        record = refresh_record(trust_dir)
         deadline = time.monotonic() + 30
-        while json.loads((trust_dir / "refreshed.json").read_text() if (trust_dir / "refreshed.json").exists()
-                         else '{"at": 0}')["at"] < now - 5 and time.monotonic() < deadline:
+        while json.loads(record.read_text() if record.exists() else '{"at": 0}')["at"] < now - 5 \
+                and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)  # the scan loop picks the new store up at its next scan
         os.write(master, (code(iat=now - 5, exp=now + 3600) + "\r\n").encode())
@@ -247,3 +252,42 @@ def test_the_collector_speaks_https_and_the_kiosk_checks_its_certificate(tmp_pat
         stranger.close()
     finally:
         collector.stop()
+
+
+def snapshot(folder: Path) -> list[tuple[str, int, int, int]]:
+    """Every entry under `folder` and the folder itself: name, mode, size and modification time (ns).
+    As root a mode of 0555 stops no write, so a write shows here instead: a new name or a new mtime."""
+    entries = [folder, *sorted(folder.rglob("*"))]
+    return [(str(p.relative_to(folder)), p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in entries]
+
+
+def test_a_sync_writes_nothing_into_a_read_only_trust_dir_and_the_refresh_is_still_recorded(
+        tmp_path: Path, trust_dir: Path) -> None:
+    published = tmp_path / "published"
+    published.mkdir()
+    (published / "trust.cose").write_bytes((trust_dir / "trust.cose").read_bytes())  # what the kiosk has
+    collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, trust_files=published)
+    kiosk = Kiosk.make(tmp_path / "k", 3)
+    store = collector.store()
+    kiosk.enroll(store)
+    store.close()
+    config = config_for(tmp_path, kiosk, collector.url, trust_dir)
+    month_ago = time.time() - 30 * 86400
+    os.utime(trust_dir / "trust.cose", (month_ago, month_ago))  # without a record, the age would be a month
+    for folder in (trust_dir / "roots", trust_dir):
+        folder.chmod(0o555)  # shipped trust files, as keys/demo in a checkout
+    before = snapshot(trust_dir)
+    try:
+        synced = kiosk_cli("--config", str(config), "sync")
+        assert synced.returncode == 0 and "synced 3 events" in synced.stdout, synced.stderr
+        assert snapshot(trust_dir) == before
+    finally:
+        for folder in (trust_dir, trust_dir / "roots"):
+            folder.chmod(0o755)
+        collector.stop()
+    status = json.loads(kiosk_cli("--config", str(config), "sync", "--status", "--json").stdout)
+    assert abs(status["trust_refreshed"] - time.time()) < 120 and status["alerts"] == []
+    doctor = kiosk_cli("--config", str(config), "doctor", "--json")
+    trust = next(c for c in map(json.loads, doctor.stdout.splitlines()) if c["check"] == "trust")
+    assert trust["result"] == "ok" and "refreshed 0 min ago" in trust["detail"], trust

@@ -296,9 +296,12 @@ def test_trust_files_and_the_device_key_written_under_umask_000_are_not_open_to_
     ok("trust", "import", "--trust", trust, out / "trust.cose")
     ok("trust", "import", "--trust", trust, out / "status.cose")
     ok("device", "show", "--key", device)
+    from kiosk.trustdir import refresh_record  # in the data folder (XDG_DATA_HOME, set for every test)
+
+    record = refresh_record(trust)
     public = [out / "trust.cose", out / "status.cose", *trust.glob("roots/*.pub"), trust / "trust.cose",
-              trust / "status.cose", trust / "refreshed.json"]
+              trust / "status.cose", record]
     assert len(public) == 6 and {str(p): mode(p) for p in public} == {str(p): 0o644 for p in public}
-    for folder in (out, trust.parent, trust, trust / "roots"):
+    for folder in (out, trust.parent, trust, trust / "roots", record.parent, record.parent.parent):
         assert mode(folder) & 0o022 == 0, folder
     assert (mode(device), mode(device.parent)) == (0o600, 0o700)

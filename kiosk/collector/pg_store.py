@@ -236,12 +236,12 @@ class PostgresStore:
                                                            args).fetchall()]
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
-             device: str | None = None, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
+             device: str | None = None, batch: int = 10_000, names: bool = False) -> Iterator[list[tuple[object, ...]]]:
         def fetch(sql: str, args: list[object]) -> list[Any]:
             with self._reader("read events") as cur:  # each page on its own: no connection held between pages
                 return cur.execute(_q(sql), args).fetchall()
 
-        return q.paged_rows(fetch, since, until, verdict, device, batch)
+        return q.paged_rows(fetch, since, until, verdict, device, batch, names)
 
     def count(self) -> int:
         with self._reader("count events") as cur:

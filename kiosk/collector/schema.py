@@ -16,6 +16,7 @@ from typing import Any
 from kiosk.audit.events import COLUMNS
 from kiosk.collector.store import ROW_COLUMNS, Checked, Device, Head, StoredFault, StoreError, check_chain
 from kiosk.cose import kid_of
+from kiosk.device_names import label, short_id
 from kiosk.sync.protocol import Batch, BatchRefused, Linked
 
 
@@ -95,6 +96,7 @@ INSERT_FAULT = "INSERT INTO faults (device_id, kind, event_id, after_id, message
 MOVE_HEAD = "UPDATE devices SET head_id = ?, head_hash = ?, last_seen = ?, events = events + ? WHERE id = ?"
 SELECT_FAULTS = "SELECT device_id, kind, event_id, after_id, message, seen_at FROM faults"
 COUNT = "SELECT count(*) FROM events"
+SELECT_NAMES = "SELECT id, name FROM devices"
 
 
 def device_of(row: Sequence[Any]) -> Device:
@@ -124,7 +126,7 @@ def event_row(device_id: str, linked: Linked, own: bytes, received_at: float) ->
     return (device_id, *values, linked.prev_hash, own, received_at)
 
 
-_AT, _ID = ROW_COLUMNS.index("at"), ROW_COLUMNS.index("id")
+_AT, _ID, _DEVICE = ROW_COLUMNS.index("at"), ROW_COLUMNS.index("id"), ROW_COLUMNS.index("device")
 _INT64 = range(-(2**63), 2**63)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TEXTS = attrgetter(*(name for name in COLUMNS if name not in ("at", "code_iat", "temperature", "details")))
@@ -192,14 +194,23 @@ def page_key(row: Sequence[Any]) -> tuple[object, ...]:
 
 
 def paged_rows(fetch: Callable[[str, list[object]], list[Any]], since: float | None, until: float | None,
-               verdict: str | None, device: str | None, batch: int) -> Iterator[list[tuple[object, ...]]]:
-    """`rows` for either store: `fetch(sql, args)` runs one page's query on a connection of its own."""
+               verdict: str | None, device: str | None, batch: int,
+               names: bool = False) -> Iterator[list[tuple[object, ...]]]:
+    """`rows` for either store: `fetch(sql, args)` runs one page's query on a connection of its own.
+
+    `names`: the device column is the kiosk as the collector enrolled it, "Gate 2 (3f2a9c1b)", not the text
+    the kiosk logged, which two kiosks with a copied config share and which a kiosk may set to anything.
+    """
+    labels = {id_: label(name, id_) for id_, name in fetch(SELECT_NAMES, [])} if names else None
     after: tuple[object, ...] | None = None
     while True:
         page = fetch(*rows_query(since, until, verdict, device, after, batch))
         if not page:
             return
-        yield [tuple(row[:-1]) for row in page]
+        if labels is None:
+            yield [tuple(row[:-1]) for row in page]
+        else:
+            yield [(*row[:_DEVICE], labels.get(row[-1]) or short_id(row[-1]), *row[_DEVICE + 1:-1]) for row in page]
         if len(page) < batch:
             return
         after = page_key(page[-1])

@@ -163,12 +163,12 @@ class SqliteStore:
             return [q.fault_of(row) for row in db.execute(f"{q.SELECT_FAULTS}{where} ORDER BY seq", args)]
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
-             device: str | None = None, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
+             device: str | None = None, batch: int = 10_000, names: bool = False) -> Iterator[list[tuple[object, ...]]]:
         def fetch(sql: str, args: list[object]) -> list[Any]:
             with self._reader("read events") as db:  # each page on its own: nothing held while the caller works
                 return db.execute(sql, args).fetchall()
 
-        return q.paged_rows(fetch, since, until, verdict, device, batch)
+        return q.paged_rows(fetch, since, until, verdict, device, batch, names)
 
     def count(self) -> int:
         with self._reader("count events") as db:

@@ -9,12 +9,15 @@ the faults seen; and the digests of recent batches, so a replayed batch is refus
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from kiosk.audit.events import chain_hash
 from kiosk.errors import KioskError
+from kiosk.fileio import data_folder
 from kiosk.sync.protocol import Batch, Fault, Linked
 
 # Export rows: the kiosk's own export columns (kiosk/audit/export.py SOURCE), in that order.
@@ -137,24 +140,58 @@ class CollectorStore(Protocol):
     def faults(self, device_id: str | None = None) -> list[StoredFault]: ...
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
-             device: str | None = None, batch: int = 10_000) -> Iterator[list[tuple[object, ...]]]:
+             device: str | None = None, batch: int = 10_000, names: bool = False) -> Iterator[list[tuple[object, ...]]]:
         """Events in [since, until) as tuples of ROW_COLUMNS (details as JSON text or None), ordered by
-        (at, device, id), in lists of up to `batch`."""
+        (at, device, id), in lists of up to `batch`. `names`: the device column holds the kiosk's enrolled
+        name and short id ("Gate 2 (3f2a9c1b)", kiosk.device_names.label) instead of the text it logged."""
 
     def count(self) -> int: ...
 
     def close(self) -> None: ...
 
 
-def open_store(url: str) -> CollectorStore:
-    """The store at `url`: sqlite:///path/file.db (or a plain path), or postgresql://user@host:port/db."""
+DATABASE_VARIABLE = "KIOSK_COLLECTOR_DB"
+
+
+def database_url(given: str | None) -> str:
+    """The database every `kiosk collector` command uses: `given` (--db), else $KIOSK_COLLECTOR_DB, else the
+    SQLite file collector.db in the data folder (~/.local/share/kiosk)."""
+    if given:
+        return given
+    if os.environ.get(DATABASE_VARIABLE):
+        return os.environ[DATABASE_VARIABLE]
+    return f"sqlite:///{default_file()}"
+
+
+def default_file() -> Path:
+    """The SQLite file of a collector with no --db nor $KIOSK_COLLECTOR_DB."""
+    return data_folder() / "collector.db"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (sqlite:///path/file.db, or a plain path); None for PostgreSQL."""
     if url.startswith(("postgresql://", "postgres://")):
+        return None
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
+    if not path or "://" in path:
+        raise StoreError(f"{url}: not a database URL (sqlite:///path/collector.db or postgresql://user@host/db)")
+    return Path(path)
+
+
+def open_store(url: str, create: bool = True) -> CollectorStore:
+    """The store at `url`: sqlite:///path/file.db (or a plain path), or postgresql://user@host:port/db.
+
+    `create=False` (a command that only reads or changes what is there) refuses a SQLite file that does not
+    exist, rather than making an empty database where a path was mistyped.
+    """
+    path = sqlite_path(url)
+    if path is None:
         from kiosk.collector.pg_store import PostgresStore
 
         return PostgresStore(url)
     from kiosk.collector.sqlite_store import SqliteStore
 
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
-    if not path or "://" in path:
-        raise StoreError(f"{url}: not a database URL (sqlite:///path/collector.db or postgresql://user@host/db)")
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no collector database there yet (`kiosk collector serve` or `enroll` makes it; "
+                         f"--db or ${DATABASE_VARIABLE} names another)")
     return SqliteStore(path)

@@ -4,7 +4,8 @@ The collector serves what the authority published; the kiosk trusts none of it
 until `import_file` has verified it against the pinned roots, with the same
 refusals (rollback, rewritten seq, wrong root, tampering). A file the kiosk has
 already is not downloaded again (ETag = SHA-256 of the installed file). Once
-both files are confirmed current, the trust data counts as refreshed. A
+both files are confirmed current, the trust data counts as refreshed (recorded in
+the data folder, `kiosk.trustdir.refresh_record`, not in the trust directory). A
 download is never larger than the cap of its kind (`kiosk.fileio.CAPS`): the
 transport refuses a longer one while it streams, and it is never written to disk
 before it verifies.
@@ -54,14 +55,22 @@ def pull_trust(transport: Transport, trust_dir: Path, now: float) -> TrustPull:
             result.refused.append(f"{name} from the collector: {err.problem}")
             log.warning("trust pull: %s from the collector refused: %s", name, err.problem)
             continue
+        except OSError as err:  # verified, but the trust directory cannot take it (read-only, full)
+            result.refused.append(f"{name} from the collector: cannot install it in {trust_dir}: "
+                                  f"{err.strerror or err}")
+            log.warning("trust pull: %s cannot be installed in %s: %s", name, trust_dir, err)
+            continue
         if done.unchanged:
             result.current.append(name)
         else:
             result.installed.append(done)
     bundle_confirmed = BUNDLE in result.current or any(i.kind == "trust bundle" for i in result.installed)
     if bundle_confirmed and not result.refused:  # a collector with nothing published confirms nothing
-        mark_refreshed(trust_dir, now, "sync")
-        result.refreshed = True
+        try:
+            mark_refreshed(trust_dir, now, "sync")  # in the data folder: never beside the trust files
+            result.refreshed = True
+        except OSError as err:
+            log.error("trust pull: cannot record the refresh: %s", err)
     return result
 
 
