@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.audit.events import Event
-from kiosk.audit.export import local_zone
 from kiosk.audit.recorder import Recorder
 from kiosk.audit.settings import LogConfig
 from kiosk.audit.store import AuditLog
+from kiosk.audit.zones import local_zone
 from kiosk.checkpoint.admin import NO_LOG, NO_STICK, NO_SYNC, Admin
 from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
 from kiosk.checkpoint.pin import ITERATIONS, PinLock, hash_pin, verify_pin
@@ -228,7 +228,7 @@ def read_only_stick(media: Path) -> Iterator[Path]:
         return
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "kiosk-test", str(stick)],
                       capture_output=True).returncode != 0:
-        pytest.skip("root here cannot mount a read-only file system")
+        pytest.fail("as root a read-only stick needs a read-only mount, and mount failed here")  # no silent skip
     try:
         yield stick
     finally:
@@ -315,8 +315,9 @@ def test_register_drops_blank_fields_and_says_a_fever(admin: Admin, checkpoint: 
     assert fever.ok and "fever" in fever.en and "发热" in fever.zh and "38.2 °C" in fever.en
     calm = admin.register({"name": "李四", "phone": "138"}, 36.6)
     assert calm.ok and "fever" not in calm.en and calm.en == "registered, temperature 36.6 °C"
-    manual = [(e.details, e.temperature, e.operator) for e in events(checkpoint) if e.kind == "manual"]
-    assert manual == [({"name": "张三"}, 38.2, "admin"), ({"name": "李四", "phone": "138"}, 36.6, "admin")]
+    manual = [(e.details, e.temperature, e.reason, e.operator) for e in events(checkpoint) if e.kind == "manual"]
+    assert manual == [({"name": "张三"}, 38.2, "fever", "admin"),  # recorded as a fever, for exports and reports
+                      ({"name": "李四", "phone": "138"}, 36.6, None, "admin")]
     logged = admin_events(checkpoint, "register")
     assert [(d["fields"], d["fever"]) for d in logged] == [(["name"], True), (["name", "phone"], False)]
     assert "张三" not in str(logged)  # the person's data is kept once, in the registration
@@ -331,6 +332,7 @@ def test_a_registration_that_cannot_be_kept_is_refused(admin: Admin, checkpoint:
                                                        said: str) -> None:
     done = admin.register(fields, temperature)
     assert not done.ok and said in done.en
+    assert done.field == ("temperature" if said == "implausible" else None)  # the screen marks that field
     assert [e for e in events(checkpoint) if e.kind == "manual"] == []
 
 

@@ -125,7 +125,7 @@ def test_log_commands_need_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[s
     ("[log]\npath = 'a.db'\nlanguage = 'fr'\n", "language"),
     ("[log]\npath = 'a.db'\nretention_days = 0\n", "retention_days"),
     ("[log]\npath = 'a.db'\nretention = 3\n", "unknown setting"),
-    ("[log]\npath = 'a.db'\nraw_subject = 'yes'\n", "wrong type"),
+    ("[log]\npath = 'a.db'\nraw_subject = 'yes'\n", "raw_subject"),
 ])
 def test_bad_log_sections(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:

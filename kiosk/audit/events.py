@@ -28,13 +28,22 @@ def new_id(now: float | None = None, randomness: bytes | None = None) -> str:
     return "".join(_CROCKFORD[(number >> shift) & 31] for shift in range(125, -1, -5))
 
 
+def id_after(ulid: str) -> str:
+    """The next ULID after `ulid` (same millisecond, randomness plus one)."""
+    number = 0
+    for char in ulid:
+        number = number * 32 + _CROCKFORD.index(char)
+    number += 1
+    return "".join(_CROCKFORD[(number >> shift) & 31] for shift in range(125, -1, -5))
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of the log. Columns stay small: the log must hold millions of events."""
 
     id: str
     at: float  # epoch seconds (UTC); shown in local time
-    kind: str  # "scan", "manual", "purge", "admin", "device"
+    kind: str  # "scan", "manual", "correction" (of a manual one), "purge", "admin", "device"
     site: str = ""
     lane: str = ""  # lane, gate, or vehicle / route on a bus
     device: str = ""

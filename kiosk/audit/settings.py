@@ -11,23 +11,27 @@
     on_failure = "continue"     # or "deny": refuse entry while the log cannot be written
     language = "zh"             # export headers and report: zh or en
     manual_fields = ["name", "phone", "id_last4"]   # what a volunteer records for a person without a code
+    timezone = "Asia/Shanghai"  # the zone of exports and reports (default: the machine's, TZ or /etc/localtime)
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ConfigError
 from kiosk.fileio import write_new_private
-from kiosk.tables import check_table
+from kiosk.tables import bad, check_table
 
 TYPES: dict[str, tuple[type, ...]] = {
     "path": (str,), "site": (str,), "lane": (str,), "device": (str,), "secret_file": (str,), "raw_subject": (bool,),
     "retention_days": (int, float), "on_failure": (str,), "language": (str,), "manual_fields": (list,),
+    "timezone": (str,),
 }
 
 
@@ -43,21 +47,38 @@ class LogConfig:
     on_failure: str = "continue"
     language: str = "zh"
     manual_fields: tuple[str, ...] = field(default=("name", "phone", "id_last4"))
+    timezone: str = ""  # an IANA name; empty: the machine's zone
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone exports and reports show times in."""
+        from kiosk.audit.zones import zone_for  # here: zoneinfo is not needed to read a config (kiosk verify)
+
+        return zone_for(self.timezone)
 
 
 def parse_log(table: Mapping[str, Any], base: Path | None) -> LogConfig:
     check_table("log", table, TYPES)
     if "path" not in table:
-        raise ConfigError("[log] needs path")
+        raise ConfigError('[log] needs path, e.g. path = "/var/lib/kiosk/audit.db"')
     if table.get("on_failure", "continue") not in ("continue", "deny"):
-        raise ConfigError('[log] on_failure is "continue" or "deny"')
+        raise bad("log", "on_failure", table["on_failure"], '"continue" or "deny"')
     if table.get("language", "zh") not in ("zh", "en"):
-        raise ConfigError('[log] language is "zh" or "en"')
-    if table.get("retention_days", 28) <= 0:
-        raise ConfigError("[log] retention_days must be above 0")
+        raise bad("log", "language", table["language"], '"zh" or "en"')
+    if not (math.isfinite(days := table.get("retention_days", 28)) and days > 0):
+        raise bad("log", "retention_days", days, "days above 0")
     fields_ = table.get("manual_fields", ["name", "phone", "id_last4"])
     if not all(isinstance(f, str) and f for f in fields_):
-        raise ConfigError("[log] manual_fields is a list of names")
+        raise bad("log", "manual_fields", fields_, 'a list of field names, e.g. ["name", "phone"]')
+    if len(set(fields_)) != len(fields_):
+        raise bad("log", "manual_fields", fields_, "each name once")
+    if table.get("timezone"):
+        from kiosk.audit.zones import named_zone
+
+        try:
+            named_zone(table["timezone"])
+        except ValueError:
+            raise bad("log", "timezone", table["timezone"], 'an IANA zone name such as "Asia/Shanghai"') from None
 
     def resolve(value: str) -> Path:
         path = Path(value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import sqlite3
@@ -21,7 +20,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from kiosk.audit.events import COLUMNS, GENESIS, Event, chain_hash, new_id
+from kiosk.audit.events import COLUMNS, GENESIS, Event, chain_hash, id_after, new_id
+from kiosk.audit.normal import normalized
 from kiosk.errors import KioskError
 
 
@@ -38,9 +38,15 @@ def _create_events(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB)")
 
 
+def _index_hand_made(db: sqlite_utils.Database) -> None:
+    # Registrations and their corrections are few among millions of scans: exports and reports find them here.
+    db.execute("CREATE INDEX events_by_hand ON events(at) WHERE kind IN ('manual', 'correction')")
+
+
 # Named, ordered, each applied once in its own transaction; never edit one that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_events_and_meta", _create_events),
+    ("0002_hand_made_index", _index_hand_made),
 ]
 
 
@@ -119,8 +125,7 @@ class AuditLog:
         candidate = new_id(at)
         if candidate > self._last_id:
             return candidate
-        number = _decode(self._last_id) + 1
-        return "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(number >> s) & 31] for s in range(125, -1, -5))
+        return id_after(self._last_id)
 
     def append(self, event: Event) -> Event:
         """Write `event` after the current head and commit durably; returns it as stored."""
@@ -190,6 +195,12 @@ class AuditLog:
             rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM events ORDER BY rowid DESC LIMIT ?",
                                    [limit]).fetchall()
         return [_event(values) for values in rows]
+
+    def find(self, event_id: str) -> Event | None:
+        """The event with this id, if the log holds it."""
+        with self._lock:
+            row = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM events WHERE id = ?", [event_id]).fetchone()
+        return _event(row) if row is not None else None
 
     def count(self) -> int:
         try:
@@ -273,49 +284,10 @@ class AuditLog:
             self.db.conn.close()
 
 
-INT64 = range(-(2**63), 2**63)
-_REAL = ("at", "temperature")
 _ULID = re.compile("[0-7][0-9A-HJKMNP-TV-Z]{25}")  # what next_id can count up from
-_SURROGATE = re.compile("[\ud800-\udfff]")  # bad UTF-8 from argv or a file name; SQLite cannot store it
-
-
-def _clean(value: object) -> object:
-    """What SQLite and JSON give back exactly: -0.0 is stored as 0.0, NaN as NULL, lone surrogates fail."""
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else value + 0.0  # -0.0 + 0.0 == 0.0
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, dict):
-            return {str(_clean(k)): _clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [_clean(v) for v in value]
-        return value
-    return value if value in INT64 else None
-
-
-def normalized(event: Event) -> Event:
-    """The event as it will read back, so its hash is the hash of what is stored."""
-    values = {name: _clean(getattr(event, name)) for name in COLUMNS}
-    for name, value in values.items():  # PostgreSQL cannot hold NUL in text, so the collector could not take
-        if isinstance(value, str) and "\x00" in value:  # the event (inside details JSON escapes it: kept there)
-            values[name] = value.replace("\x00", "\ufffd")
-    for name in _REAL:  # SQLite's REAL columns give 37 back as 37.0, which hashes differently
-        if isinstance(values[name], int):
-            values[name] = float(values[name])  # type: ignore[arg-type]
-    if values["at"] is None:
-        raise ValueError("an event needs a finite time")
-    return Event(**values)  # type: ignore[arg-type]
 
 
 def _event(values: tuple[object, ...]) -> Event:
     fields = dict(zip(COLUMNS, values))
     fields["details"] = json.loads(fields["details"]) if fields["details"] else {}  # type: ignore[arg-type]
     return Event(**fields)  # type: ignore[arg-type]
-
-
-def _decode(ulid: str) -> int:
-    number = 0
-    for char in ulid:
-        number = number * 32 + "0123456789ABCDEFGHJKMNPQRSTVWXYZ".index(char)
-    return number

@@ -10,7 +10,6 @@ logged. Nothing here imports Kivy.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import sqlite3
@@ -22,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from kiosk import cose
-from kiosk.audit.export import ExportError, Format, Language, export, local_zone
+from kiosk.audit.export import ExportError, Format, Language, export
+from kiosk.audit.registration import cleaned, fever_words, is_fever, temperature_problem
 from kiosk.audit.store import LogWriteError
+from kiosk.audit.zones import local_zone
 from kiosk.checkpoint.admin_words import RecentRow, recent_row
 from kiosk.checkpoint.pin import PinLock, PinResult
 from kiosk.checkpoint.settings import KioskSettings
@@ -48,6 +49,8 @@ class Message:
     ok: bool
     zh: str
     en: str
+    field: str | None = None  # the form field the problem is about ("temperature"), for the screen to point at
+    fever: bool = False  # a registration kept, with a fever: staff must act on it
 
 
 NO_LOG = Message(False, "未配置记录（配置文件中没有 [log]）", "no audit log configured (no [log] in the config)")
@@ -110,7 +113,8 @@ class Admin:
         out = self._export_name(target, recorder, fmt)
         language: Language = "en" if recorder.settings.language == "en" else "zh"
         try:
-            rows = export(recorder.audit, out, cast(Format, fmt), language=language)
+            rows = export(recorder.audit, out, cast(Format, fmt), language=language, tz=recorder.settings.zone,
+                          fields=recorder.settings.manual_fields)
         except (ExportError, OSError, sqlite3.Error) as err:
             self._log("export", ok=False, drive=str(target), error=str(err))
             return Message(False, f"导出失败：{err}", f"export failed: {err}")
@@ -120,7 +124,7 @@ class Admin:
 
     def _export_name(self, drive: Path, recorder: Recorder, fmt: str) -> Path:
         who = _UNSAFE.sub("-", recorder.settings.device or recorder.settings.lane).strip("-.")
-        stamp = datetime.fromtimestamp(self.clock(), local_zone()).strftime("%Y%m%d-%H%M")
+        stamp = datetime.fromtimestamp(self.clock(), recorder.settings.zone).strftime("%Y%m%d-%H%M")
         stem = f"kiosk-{who}-{stamp}" if who else f"kiosk-{stamp}"
         out, n = drive / f"{stem}.{fmt}", 2
         while out.exists():  # a second export in the same minute keeps the first
@@ -216,7 +220,7 @@ class Admin:
 
     def recent(self, limit: int = 30) -> list[RecentRow]:
         """The newest events, newest first; none when the log cannot be read (the status bar says why)."""
-        zone = local_zone()
+        zone = self.recorder.settings.zone if self.recorder is not None else local_zone()
         try:
             latest = self.checkpoint.recent(limit)
         except (sqlite3.Error, LogWriteError):
@@ -253,23 +257,24 @@ class Admin:
         return recorder.settings.manual_fields if recorder is not None else ()
 
     def register(self, fields: dict[str, str], temperature: float | None) -> Message:
-        """Record a person without a code (operator "admin"); blank fields are dropped."""
+        """Record a person without a code (operator "admin"); blank fields are dropped. An implausible
+        temperature (365 for 36.5) is refused, naming the field; a fever is recorded as one and said."""
         recorder = self.recorder
         if recorder is None:
             self._log("register", ok=False, error=NO_LOG.en)
             return NO_LOG
-        details: dict[str, object] = {k: v.strip() for k, v in fields.items() if v and v.strip()}
+        details = cleaned(fields)
         policy = self.checkpoint.policy
         problem: Message | None = None
+        implausible = temperature_problem(temperature, policy)
         if not details and temperature is None:
             problem = Message(False, "请至少填写一项", "fill in at least one field")
-        elif temperature is not None and not (math.isfinite(temperature)
-                                              and policy.plausible_min <= temperature <= policy.plausible_max):
-            problem = Message(False, f"体温 {temperature} 不合理：请再测一次",
-                              f"temperature {temperature} is implausible: measure again")
+        elif implausible is not None:
+            problem = Message(False, *implausible, field="temperature")
         if problem is None:
             try:
-                event = recorder.manual(details, at=self.clock(), temperature=temperature, operator="admin")
+                event = recorder.manual(details, at=self.clock(), temperature=temperature, operator="admin",
+                                        policy=policy)
             except ValueError as err:
                 problem = Message(False, f"未登记：{err}", f"not registered: {err}")
             except LogWriteError as err:
@@ -277,12 +282,12 @@ class Admin:
         if problem is not None:
             self._log("register", ok=False, fields=sorted(details), error=problem.en)
             return problem
-        fever = temperature is not None and temperature >= policy.fever_threshold
+        fever = is_fever(temperature, policy)
         # Field names only: the values are personal data, kept once, in the registration itself.
         self._log("register", ok=True, event=event.id, fields=sorted(details), fever=fever)
+        if fever and temperature is not None:
+            zh, en = fever_words(temperature, policy)
+            return Message(True, f"已登记。{zh}", f"registered. {en}", fever=True)
         shown = temperature_text(temperature)
-        if fever:
-            return Message(True, f"已登记。体温 {shown}：发热，请到留观区复测",
-                           f"registered. temperature {shown}: fever, take them to the staff for a second reading")
         return Message(True, f"已登记{f'，体温 {shown}' if shown else ''}",
                        f"registered{f', temperature {shown}' if shown else ''}")

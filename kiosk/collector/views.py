@@ -4,53 +4,74 @@ The rows asked for are copied, in time order, into a temporary audit-log file,
 and the kiosk's own `export` and `report` run on it: one code path for both
 databases, and a site manager gets the same CSV/XLSX/JSONL columns and the same
 HTML page for one kiosk or a hundred. Copying runs at about 100,000 rows a second.
+A registration corrected after the range asked for is shown corrected: its
+corrections are copied too (outside the range, so they are not rows of the export).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import tempfile
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, tzinfo
 from pathlib import Path
 
-from kiosk.audit.export import Format, Language, export, local_zone
+from kiosk.audit.corrections import KIND as CORRECTION
+from kiosk.audit.day import day_bounds
+from kiosk.audit.export import Format, Language, export, format_for
 from kiosk.audit.report import report
 from kiosk.audit.store import AuditLog
+from kiosk.audit.zones import local_zone
 from kiosk.collector.store import ROW_COLUMNS, CollectorStore
+
+_KIND = ROW_COLUMNS.index("kind")
 
 
 @contextlib.contextmanager
 def copied(store: CollectorStore, since: float | None = None, until: float | None = None,
            verdict: str | None = None, device: str | None = None) -> Iterator[AuditLog]:
-    """A temporary audit log holding the collector's events in [since, until), ordered by time."""
+    """A temporary audit log holding the collector's events in [since, until), ordered by time, and the later
+    corrections of the registrations among them."""
     with tempfile.TemporaryDirectory(prefix="kiosk-collector-") as folder:
         log = AuditLog(Path(folder) / "events.db")
         try:
             conn = log.db.conn
             conn.execute("PRAGMA synchronous=OFF")  # a scratch copy: nothing to keep after a crash
-            insert = (f"INSERT INTO events ({', '.join(ROW_COLUMNS)}, prev_hash) "
+            insert = (f"INSERT OR IGNORE INTO events ({', '.join(ROW_COLUMNS)}, prev_hash) "
                       f"VALUES ({', '.join('?' * len(ROW_COLUMNS))}, x'')")
             conn.execute("BEGIN")
-            for rows in store.rows(since, until, verdict, device):
+            for rows in store.rows(since, until, verdict, device, names=True):  # "Gate 2 (3f2a9c1b)"
                 conn.executemany(insert, rows)
+            if until is not None and verdict is None and _has_registrations(conn):
+                # Read on past the range for corrections: the collector keeps no index of kinds, but
+                # registrations are rare and so is an export of them long after the day.
+                for rows in store.rows(until, None, None, device, names=True):
+                    conn.executemany(insert, [row for row in rows if row[_KIND] == CORRECTION])
             conn.execute("COMMIT")
             yield log
         finally:
             log.close()
 
 
-def export_all(store: CollectorStore, out: Path, fmt: Format, *, since: float | None = None,
+def _has_registrations(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM events WHERE kind IN ('manual', 'correction') AND kind = 'manual' "
+                        "LIMIT 1").fetchone() is not None
+
+
+def export_all(store: CollectorStore, out: Path, fmt: Format | None, *, since: float | None = None,
                until: float | None = None, verdict: str | None = None, device: str | None = None,
                language: Language = "zh", tz: tzinfo | None = None) -> int:
+    """`fmt` None: from the extension of `out` (ExportError when it names no format, or another one)."""
+    chosen = format_for(out, fmt)
     with copied(store, since, until, verdict, device) as log:
-        return export(log, out, fmt, language=language, tz=tz)
+        # The same range again: the corrections copied from after it are not rows of the export.
+        return export(log, out, chosen, since=since, until=until, language=language, tz=tz)
 
 
 def report_all(store: CollectorStore, day: date, out: Path, *, device: str | None = None,
                language: Language = "zh", tz: tzinfo | None = None, site_name: str | None = None) -> None:
     zone = tz or local_zone()
-    start = datetime.combine(day, datetime.min.time(), zone).timestamp()
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).timestamp()
+    start, end = day_bounds(day, zone)
     with copied(store, start, end, None, device) as log:
         report(log, day, out, tz=zone, language=language, site_name=site_name)
