@@ -1,9 +1,20 @@
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.factories import World, pub
+
+
+@pytest.fixture(autouse=True)
+def own_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own data folder (~/.local/share/kiosk): what the kiosk keeps there (the default audit log
+    of `kiosk run`/`kiosk scan`, the trust refresh record, a default collector database) never lands in the
+    home of whoever runs the tests, nor leaks between tests. Subprocesses inherit it."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+    for variable in ("KIOSK_STATE_DIR", "KIOSK_COLLECTOR_DB", "KIOSK_AUDIT_LOG", "KIOSK_DEVICE_KEY"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture
@@ -39,3 +50,29 @@ def pg_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(str(err))
         pytest.skip(str(err))
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write to, root included: a read-only tmpfs as root (root ignores 0555), else 0555.
+
+    No silent fallback: where root cannot mount, the test fails and says why, rather than
+    testing a folder that root can write to after all.
+    """
+    import subprocess
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "kiosk-test-ro", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"as root a read-only folder needs a read-only mount, and mount failed: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -6,6 +6,8 @@ the freshest thermometer reading, decide, commit the event (before it is
 shown), wake the sync loop, fire the pass signal, and hand a VerdictView to the
 listener (the Kivy app schedules it onto its own thread; headless mode prints
 it). Nothing here imports Kivy, and no caller ever waits on a device.
+A code read before the thermometer's first confirmed reading waits up to
+`reading_wait` s for one here, the listener told "measuring", rather than RETRY.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from kiosk.checkpoint.view import DeviceStates, StatusView, SyncSummary, VerdictView, status_view, verdict_view
+from kiosk.checkpoint import view as views
+from kiosk.checkpoint.view import DeviceStates, MeasuringView, StatusView, SyncSummary, VerdictView, verdict_view
+from kiosk.checkpoint.wording import open_failure
 from kiosk.errors import KioskError
 from kiosk.policy import Policy
 from kiosk.scanner.types import CodeSource, Frame, Scan
 from kiosk.sync.health import Limits, alerts
 from kiosk.trust import TrustStore
 from kiosk.trustdir import load_trust_dir, refreshed_at
-from kiosk.verdict import decide
+from kiosk.verdict import Verdict, decide
 
 if TYPE_CHECKING:
     from kiosk.audit.events import Event
@@ -44,6 +48,13 @@ class Listener(Protocol):
         """Called on the checkpoint's worker thread, once the event is committed."""
 
 
+class MeasuringListener(Listener, Protocol):
+    """A listener that also shows the wait for a reading (the touchscreen); others simply are not told."""
+
+    def on_measuring(self, view: MeasuringView) -> None:
+        """Called on the worker thread when a code waits for the thermometer; its verdict follows."""
+
+
 @dataclass
 class CheckpointParts:
     """Everything the checkpoint drives; built from the config by kiosk/checkpoint/wiring.py."""
@@ -58,6 +69,7 @@ class CheckpointParts:
     signal: PassSignal | None = None
     hold: float = 3.0  # seconds a verdict stays on screen
     limits: Limits = field(default_factory=Limits)
+    reading_wait: float = 0.0  # seconds a code waits for a first confirmed reading ([kiosk] reading_wait)
 
 
 class Checkpoint:
@@ -70,6 +82,7 @@ class Checkpoint:
         self._scans: queue.Queue[Scan | None] = queue.Queue()
         self._trust_changed = threading.Event()
         self._worker: threading.Thread | None = None
+        self._opened = False
         self._listener: Listener | None = None
         self.observers: list[Listener] = []  # told of every verdict too (the demo's table, benchmarks)
         self._stopping = threading.Event()
@@ -78,23 +91,39 @@ class Checkpoint:
 
     # -- running ------------------------------------------------------------------------------------
 
+    def open_devices(self, settle: float = 0.0) -> DeviceStates:
+        """Start the thermometer and the code sources (each opens its device on its own thread), once.
+
+        Waits up to `settle` seconds until every device has tried to open, so that
+        what it returns (and the status bar's first frame) says which cannot be
+        opened rather than "starting". Scans wait in the queue until start().
+        """
+        self._stopping.clear()
+        if not self._opened:
+            self._opened = True
+            if self.parts.thermometer is not None:
+                self.parts.thermometer.start()
+            for source in self.parts.sources:
+                if hasattr(source, "on_frame"):
+                    source.on_frame = self._keep_frame
+                source.start(self._scans.put)
+        deadline = time.monotonic() + settle
+        while not self._tried_all() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.devices()
+
     def start(self, listener: Listener | None) -> None:
         self._listener = listener
-        self._stopping.clear()
-        if self.parts.thermometer is not None:
-            self.parts.thermometer.start()
+        self.open_devices()
         if self.parts.sync is not None:
             self.parts.sync.start_background()
-        for source in self.parts.sources:
-            if hasattr(source, "on_frame"):
-                source.on_frame = self._keep_frame
-            source.start(self._scans.put)
         self._worker = threading.Thread(target=self._work, name="checkpoint", daemon=True)
         self._worker.start()
 
     def stop(self) -> None:
         """Stop the sources first (no new scans), let the worker finish the scan in hand, then the rest."""
         self._stopping.set()
+        self._opened = False
         for source in self.parts.sources:
             source.stop()
         self._scans.put(None)
@@ -127,6 +156,7 @@ class Checkpoint:
         self.latest_frame = frame
 
     def _work(self) -> None:
+        self._watch_devices()  # a device that could not be opened at start is in the log from the start
         while True:
             try:
                 scan = self._scans.get(timeout=0.5)
@@ -149,6 +179,9 @@ class Checkpoint:
         thermometer = self.parts.thermometer
         reading = thermometer.reading_at(now, self.policy.reading_window) if thermometer else None
         verdict = decide(scan.text, self.trust, self.policy, reading, now)
+        # Everything else about the code is fine (the temperature is checked last): worth a moment's wait.
+        if verdict.reason == "temperature_missing" and thermometer is not None and self.parts.reading_wait > 0:
+            verdict, now = self._wait_for_reading(scan, thermometer)
         refused = False
         recorder = self.parts.recorder
         if recorder is not None:  # committed before it is shown
@@ -166,6 +199,26 @@ class Checkpoint:
         self._watch_devices()
         return view
 
+    def _wait_for_reading(self, scan: Scan, thermometer: ThermometerPoller) -> tuple[Verdict, float]:
+        """Decide again once a confirmed reading comes, or after reading_wait seconds without one (RETRY)."""
+        wait = self.parts.reading_wait
+        measuring = MeasuringView(scan.source, self.clock(), wait)
+        for listener in [*self.observers, self._listener]:
+            try:
+                if (tell := getattr(listener, "on_measuring", None)) is not None:
+                    tell(measuring)
+            except Exception:  # a screen that cannot say "measuring" must not cost the person their verdict
+                log.exception("listener could not show measuring")
+        deadline = time.monotonic() + wait
+        while True:
+            now = self.clock()
+            reading = thermometer.reading_at(now, self.policy.reading_window)
+            left = deadline - time.monotonic()
+            # Stopping (Ctrl-C, the video ended): the code in hand still gets its verdict, at once.
+            if reading is not None or left <= 0 or self._stopping.wait(min(0.05, left)):
+                break
+        return decide(scan.text, self.trust, self.policy, reading, now), now
+
     def _reload_trust(self) -> None:
         try:
             self.trust = load_trust_dir(self.parts.trust_dir)
@@ -176,17 +229,42 @@ class Checkpoint:
 
     def devices(self) -> DeviceStates:
         camera = scanner = None
+        unopened: list[tuple[str, str]] = []  # (key, the line said at start)
         for source in self.parts.sources:
-            name = DEVICE_NAMES.get(type(source).__name__)
+            name, device = DEVICE_NAMES.get(type(source).__name__), cast(Any, source)
             if name == "camera":
-                camera = str(getattr(getattr(source, "source", None), "state", "ok"))
+                camera = str(getattr(device.source, "state", "ok"))
+                if why := getattr(device.source, "open_error", None):  # set only while it has never opened
+                    unopened += views.cannot_open("camera", f"camera {device.source.target}", why,
+                                                  device.source.reconnect_every)
             elif name == "2D scanner":
-                state = getattr(source, "state", None)
-                scanner = "ok" if state is None or getattr(state, "connected", True) else "disconnected"
+                state = device.state
+                scanner = "ok" if state.connected else "disconnected"
+                if not (state.connected or state.reconnects or state.scans):
+                    unopened += views.cannot_open("scanner", f"2D scanner {device.url}", open_failure(state.last_error),
+                                                  device.reconnect_every)
         thermometer = self.parts.thermometer
-        status = thermometer.state.status if thermometer else None
+        status = thermometer.state if thermometer else None
         latest = thermometer.latest() if thermometer else None
-        return DeviceStates(camera, scanner, status, latest.reading.celsius if latest else None)
+        if thermometer is not None and status is not None and status.status == "disconnected" \
+                and not (status.readings or status.reconnects):
+            unopened += views.cannot_open("thermometer", f"thermometer {thermometer.url}",
+                                          open_failure(status.last_error), thermometer.reconnect_every)
+        return DeviceStates(camera, scanner, status.status if status else None,
+                            latest.reading.celsius if latest else None, tuple(unopened))
+
+    def _tried_all(self) -> bool:
+        """Every device has tried to open at least once (opened, or failed to)."""
+        thermometer = self.parts.thermometer
+        if thermometer is not None and thermometer.state.status == "starting":
+            return False
+        for source in self.parts.sources:
+            name, device = DEVICE_NAMES.get(type(source).__name__), cast(Any, source)
+            if name == "camera" and getattr(device.source, "state", None) == "starting":
+                return False
+            if name == "2D scanner" and not device.state.connected and device.state.last_error is None:
+                return False  # its thread has not tried the port yet
+        return True
 
     def status(self) -> StatusView:
         now = self.clock()
@@ -199,7 +277,7 @@ class Checkpoint:
             offset = state.clock_offset
         found = alerts(now, refreshed_at(self.parts.trust_dir), offset, self.parts.limits)
         recorder = self.parts.recorder
-        return status_view(self.devices(), found, summary, recorder.last_error if recorder else None, now)
+        return views.status_view(self.devices(), found, summary, recorder.last_error if recorder else None, now)
 
     def _watch_devices(self) -> None:
         """Log each change of a device's state (camera lost, thermometer disconnected) for the day's report."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kiosk.checkpoint.wording import temperature_text, words_for
+from kiosk.checkpoint.wording import MEASURING, temperature_text, unopened_line, words_for
 from kiosk.sync.health import Alert, age_text
 from kiosk.verdict import Verdict
 
@@ -58,6 +58,17 @@ def verdict_view(verdict: Verdict, *, at: float, hold: float, source: str = "", 
 
 
 @dataclass(frozen=True)
+class MeasuringView:
+    """A code is in hand but the thermometer has no confirmed reading yet: the checkpoint waits up to `wait` s."""
+
+    source: str
+    at: float
+    wait: float
+    zh: str = MEASURING[0]
+    en: str = MEASURING[1]
+
+
+@dataclass(frozen=True)
 class StatusItem:
     key: str  # camera, scanner, thermometer, trust, clock, sync, log
     zh: str
@@ -89,6 +100,8 @@ class DeviceStates:
     scanner: str | None = None  # "ok", "disconnected"
     thermometer: str | None = None  # "ok", "no reading", "disconnected", "starting"
     celsius: float | None = None  # the latest compensated reading
+    # Devices not opened once since start, each (key, the line said at start: which device, why, the retry).
+    unopened: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,7 @@ class SyncSummary:
 _DEVICE_WORDS = {
     "ok": ("正常", "ok"), "starting": ("启动中", "starting"), "ended": ("已结束", "ended"),
     "lost": ("断开", "lost"), "disconnected": ("未连接", "disconnected"), "no reading": ("无读数", "no reading"),
+    "cannot open": ("无法打开", "cannot be opened"),
 }
 
 
@@ -114,13 +128,23 @@ def _device(key: str, zh: str, en: str, state: str | None, extra: str = "") -> S
     return StatusItem(key, f"{zh} {state_zh}{extra}", f"{en} {state_en}{extra}", level)
 
 
+def cannot_open(key: str, device: str, why: str | None, retry_every: float) -> list[tuple[str, str]]:
+    """[(key, the line said at start)] for a device that has never opened, `why` it cannot; [] when `why` is None."""
+    return [] if why is None else [(key, unopened_line(device, why, retry_every))]
+
+
 def status_view(devices: DeviceStates, alerts: list[Alert], sync: SyncSummary, log_error: str | None,
                 now: float) -> StatusView:
     """The status bar: devices, trust age, clock, unsynced events, logging, each with its level."""
     reading = f" {devices.celsius:.1f}°C" if devices.celsius is not None and devices.thermometer == "ok" else ""
-    items = [_device("camera", "摄像头", "camera", devices.camera),
-             _device("scanner", "扫码器", "scanner", devices.scanner),
-             _device("thermometer", "测温", "thermometer", devices.thermometer, reading)]
+    unopened = dict(devices.unopened)
+
+    def state(key: str, value: str | None) -> str | None:  # "lost" would say it once worked
+        return "cannot open" if value is not None and key in unopened else value
+
+    items = [_device("camera", "摄像头", "camera", state("camera", devices.camera)),
+             _device("scanner", "扫码器", "scanner", state("scanner", devices.scanner)),
+             _device("thermometer", "测温", "thermometer", state("thermometer", devices.thermometer), reading)]
     trust = [a for a in alerts if a.code.startswith("trust")]
     items.append(StatusItem("trust", trust[0].zh, trust[0].en, "alarm" if trust[0].level == "alarm" else "warn")
                  if trust else StatusItem("trust", "信任数据 最新", "trust data current"))

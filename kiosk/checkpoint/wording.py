@@ -8,6 +8,8 @@ verdict has its own words and icon.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
 # verdict -> (Chinese title, English title, icon, RGBA background, RGBA text)
@@ -42,6 +44,8 @@ REASONS: dict[str, tuple[str, str]] = {
 
 PROMPT = ("请出示健康码", "Show your health code")
 BUS_PROMPT = ("请扫码乘车", "Scan your code to board")
+# A code was read before the thermometer had a confirmed reading: the checkpoint waits a moment for one.
+MEASURING = ("正在测温…", "measuring...")
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,19 @@ def words_for(verdict: str, reason: str, celsius: float | None) -> Words:
     zh, en = REASONS.get(reason, (reason, reason))
     shown = temperature_text(celsius) or "?"
     return Words(title_zh, title_en, zh.format(t=shown), en.format(t=shown), icon, background, foreground)
+
+
+def unopened_line(device: str, why: str, retry_every: float) -> str:
+    """The one line said at start for a device that cannot be opened: which, why, and that it is retried."""
+    return f"{device}: cannot be opened ({why}); retrying every {retry_every:g} s"
+
+
+def open_failure(error: str | None) -> str | None:
+    """Why a serial port cannot be opened, from its device's last error ("cannot open ...: [Errno 2] could not open
+    port ...: [Errno 2] No such file or directory: '...'" is "no such file or directory"); None: not that."""
+    if error is None or not error.startswith("cannot open"):
+        return None
+    numbers = re.findall(r"\[Errno (\d+)\]", error)
+    if numbers:
+        return os.strerror(int(numbers[-1])).lower()
+    return error.split(": ", 1)[-1].strip()[:120] or "unknown error"

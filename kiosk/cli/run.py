@@ -3,6 +3,11 @@
 Where there is no display (no DISPLAY nor WAYLAND_DISPLAY) it runs headless by
 itself. Headless, `--stdin` takes codes typed by a keyboard-wedge scanner on
 the console, one per line.
+
+At start it says on stderr, one line each, where the audit log is and which
+device cannot be opened (the kiosk keeps retrying it). A headless line is for a
+gate controller or a person: the time in ISO 8601 with its zone, the
+temperature as a number, and no key without a value (README, "kiosk run").
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,7 @@ from kiosk.checkpoint.view import VerdictView
 from kiosk.cli.common import add_trust_option, config_of, new_command, print_json
 from kiosk.errors import KioskError
 
-HEADLESS_FIELDS = ("verdict", "reason", "reason_en", "reason_zh", "name", "temperature", "source", "at", "ms",
-                   "warnings")
+SETTLE = 3.0  # seconds at start for every device to try to open, so the first word about it is the right one
 
 
 def register(commands: Any) -> None:
@@ -35,11 +40,30 @@ def register(commands: Any) -> None:
     p.add_argument("--realtime", action="store_true", help="play a video file at its own frame rate")
     p.add_argument("--stdin", action="store_true", help="headless: codes from standard input, one per line")
     p.add_argument("--screenshots", type=Path, metavar="DIR", help="save a picture of every screen shown")
+    add_log_option(p)
     p.set_defaults(run=run)
+
+
+def add_log_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", type=Path, metavar="PATH",
+                        help="the audit log (default: [log] path, else $KIOSK_AUDIT_LOG, "
+                             "else ~/.local/share/kiosk/audit.db)")
 
 
 def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def headless_line(view: VerdictView) -> dict[str, Any]:
+    """One verdict for a gate controller: what the screen says, with no key that has no value."""
+    at = datetime.fromtimestamp(view.at).astimezone()  # the kiosk's own zone, its offset written out
+    celsius = view.details.get("temperature")
+    line: dict[str, Any] = {"verdict": view.verdict, "reason": view.reason, "reason_en": view.reason_en,
+                            "reason_zh": view.reason_zh, "name": view.name,
+                            "celsius": None if celsius is None else round(celsius, 2), "source": view.source,
+                            "at": at.isoformat(timespec="milliseconds"),
+                            "ms": None if view.ms is None else round(view.ms, 1), "warnings": list(view.warnings)}
+    return {key: value for key, value in line.items() if value not in (None, "", [])}
 
 
 class JsonLines:
@@ -49,9 +73,22 @@ class JsonLines:
         self.lock = threading.Lock()
 
     def on_verdict(self, view: VerdictView) -> None:
-        shown = view.as_dict()
         with self.lock:
-            print_json({key: shown[key] for key in HEADLESS_FIELDS})
+            print_json(headless_line(view))
+
+
+def say(command: str, text: str) -> None:
+    sys.stderr.write(f"kiosk {command}: {text}\n")
+    sys.stderr.flush()
+
+
+def open_devices(checkpoint: Checkpoint, command: str) -> None:
+    """Say where the log is, open the devices, and say which cannot be opened: one line each, on stderr."""
+    recorder = checkpoint.parts.recorder
+    if recorder is not None and recorder.audit.path is not None:
+        say(command, f"audit log {recorder.audit.path.absolute()}")
+    for _, line in checkpoint.open_devices(settle=SETTLE).unopened:
+        say(command, line)
 
 
 def run_headless(checkpoint: Checkpoint, listener: Listener | None, *, stdin: bool = False,
@@ -91,17 +128,22 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.checkpoint.wiring import build_checkpoint, code_sources
 
     config = config_of(args)
-    sources = code_sources(config, camera=args.camera, serial=args.serial, realtime=args.realtime) \
-        if args.camera or args.serial else None
-    checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources)
-    if args.headless or (not has_display() and args.screenshots is None):
-        if not checkpoint.parts.sources and not args.stdin:
-            checkpoint.stop()
-            raise KioskError("nothing to read codes from: give --camera, --serial or --stdin, or a [scanner] "
-                             "section in the config")
+    sources = code_sources(config, camera=args.camera, serial=args.serial, realtime=args.realtime)
+    headless = args.headless or (not has_display() and args.screenshots is None)
+    if headless and not sources and not args.stdin:
+        raise KioskError("nothing to read codes from: give --camera, --serial or --stdin, or a [scanner] "
+                         "section in the config")
+    if not headless:  # before any device is opened: nothing to close if the touchscreen's modules fail
+        from kiosk.checkpoint.admin import Admin
+        from kiosk.ui.app import run_ui
+    checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources, log_path=args.log)
+    try:
+        open_devices(checkpoint, "run")
+        admin = None if headless else Admin(checkpoint, config.kiosk)
+    except BaseException:
+        checkpoint.stop()
+        raise
+    if headless:
         return run_headless(checkpoint, JsonLines(), stdin=args.stdin)
-    from kiosk.checkpoint.admin import Admin
-    from kiosk.ui.app import run_ui
-
-    return run_ui(checkpoint, config.kiosk, Admin(checkpoint, config.kiosk), screenshots=args.screenshots,
-                  exit_when_ended=bool(args.camera), windowed=args.windowed)
+    return run_ui(checkpoint, config.kiosk, admin, screenshots=args.screenshots, exit_when_ended=bool(args.camera),
+                  windowed=args.windowed)

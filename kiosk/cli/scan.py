@@ -5,9 +5,9 @@ per scan (the verdict of `kiosk verify` plus where it came from and how long
 it took from the frame to the verdict). It is the checkpoint of `kiosk run`
 (kiosk/checkpoint/wiring.py builds both), printing the verifier's own JSON:
 with a [thermometer] each scan takes the highest confirmed reading of the last few
-seconds and a temperature is required; with [log] each verdict is committed
-first; with [sync] the log is sent in the background. Runs until the video or
-folder ends, or until Ctrl-C.
+seconds and a temperature is required; each verdict is committed first to the
+audit log ([log], --log, else the default in the data folder); with [sync] the
+log is sent in the background. Runs until the video or folder ends, or until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from kiosk.checkpoint.view import VerdictView
 from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, seconds
+from kiosk.cli.run import add_log_option
 from kiosk.errors import KioskError
 
 
@@ -35,6 +36,7 @@ def register(commands: Any) -> None:
     p.add_argument("--realtime", action="store_true", help="play a video file at its own frame rate")
     p.add_argument("--holdoff", type=seconds, metavar="S",
                    help="the same code is a new scan only after S seconds out of sight (default 5)")
+    add_log_option(p)
     p.set_defaults(run=run)
 
 
@@ -52,7 +54,7 @@ class VerifierLines:
 
 def run(args: argparse.Namespace) -> int:
     from kiosk.checkpoint.wiring import build_checkpoint, code_sources
-    from kiosk.cli.run import run_headless
+    from kiosk.cli.run import open_devices, run_headless
 
     config = config_of(args)
     sources = code_sources(config, camera=args.camera, serial=args.serial, realtime=args.realtime,
@@ -60,5 +62,10 @@ def run(args: argparse.Namespace) -> int:
                            serial_baudrate=args.baudrate)
     if not sources:
         raise KioskError("give --camera SOURCE and/or --serial URL, or a [scanner] section in the config")
-    checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources)
+    checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources, log_path=args.log)
+    try:
+        open_devices(checkpoint, "scan")
+    except BaseException:
+        checkpoint.stop()
+        raise
     return run_headless(checkpoint, VerifierLines())

@@ -3,12 +3,18 @@
 Everything OpenCV opens goes through one class, CaptureSource; a folder of
 arbitrary image files has its own. A live source that stops delivering (a USB
 camera unplugged, a stream dropped) reports "lost", retries every few seconds
-and resumes by itself; a file simply ends.
+and resumes by itself; a file simply ends. Why a camera cannot be opened is
+kept in words (`open_error`) for the one line the kiosk says at start.
+
+OpenCV's own log (`[ WARN:0@2.024] global cap_v4l.cpp ...` at every retry) is
+silenced when this module is imported: the kiosk says what went wrong itself.
+OPENCV_LOG_LEVEL in the environment still wins, for debugging on site.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +27,8 @@ from kiosk.scanner.types import Frame, Image
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+if not os.environ.get("OPENCV_LOG_LEVEL"):
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def _is_live(target: str | int) -> bool:
@@ -54,12 +62,18 @@ class CaptureSource:
         self.state = "starting"  # "ok", "lost" (live, retrying) or "ended" (a file that has no more frames)
         self.reconnects = 0
         self.failures = 0
+        self.opened = 0  # successful opens
+        self.open_error: str | None = None  # why it cannot be opened, while it has never been opened yet
 
     def _open(self) -> bool:
         capture = cv2.VideoCapture(self.target)
         if not capture.isOpened():
             capture.release()
+            if not self.opened:
+                self.open_error = why_not_opened(self.target)
             return False
+        self.opened += 1
+        self.open_error = None
         for prop, value in self.settings.items():
             if value is not None:
                 capture.set(prop, value)  # a camera may ignore it; that is fine
@@ -100,6 +114,23 @@ class CaptureSource:
         frame = Frame(image, self._index, self._monotonic())
         self._index += 1
         return frame
+
+    def skip(self) -> bool:
+        """Take the next frame off without making a picture of it (grab, no retrieve): how an idle
+        pipeline drains a camera for less than read() costs. False if there is none now (read() says why)."""
+        if self.state != "ok" or self._capture is None:
+            return False
+        now = self._monotonic()
+        if self.pace and self._interval and now < self._next_due:
+            time.sleep(self._next_due - now)
+        try:
+            ok = bool(self._capture.grab())
+        except cv2.error:
+            ok = False
+        if ok:
+            self._next_due = max(now, self._next_due) + self._interval
+            self._index += 1
+        return ok
 
     def _lose(self, now: float, why: str) -> None:
         if self.state != "lost":
@@ -169,6 +200,40 @@ def read_image(path: Path) -> Image | None:
         return None
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return cast(Image, image) if image is not None else None
+
+
+def why_not_opened(target: str | int) -> str:
+    """A few words on why OpenCV could not open `target` (it says nothing itself that a person could use)."""
+    device = f"/dev/video{target}" if isinstance(target, int) else target if target.startswith("/dev/") else None
+    if device is None:
+        return "no stream there, or it did not answer" if _is_live(target) else "not a video OpenCV can read"
+    if not os.path.exists(device):
+        return "no such device"
+    if not os.access(device, os.R_OK | os.W_OK):
+        return "permission denied: is the user in the video group?"
+    return "busy, or not a camera"
+
+
+def file_problem(spec: str) -> str | None:
+    """Why `spec`, a video file, cannot be played (None: it can, or it is not a file: a camera, a folder, a URL).
+
+    A missing or unreadable file is a mistake in the command or the config, said
+    at start, where a camera that is not there yet is waited for.
+    """
+    if spec.isdigit() or _is_live(spec) or "://" in spec or "%" in spec or Path(spec).is_dir():
+        return None  # a camera, a stream, an image sequence (frames/%04d.png) or a folder
+    path = Path(spec)
+    if not path.exists():
+        return "no such file"
+    if not path.is_file():
+        return "not a file"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (permission denied)"
+    capture = cv2.VideoCapture(spec)
+    try:
+        return None if capture.isOpened() else "not a video OpenCV can read"
+    finally:
+        capture.release()
 
 
 def open_source(spec: str, **options: Any) -> CaptureSource | FolderSource:
