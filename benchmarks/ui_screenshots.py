@@ -3,9 +3,12 @@
     .venv/bin/python benchmarks/ui_screenshots.py [DIR]      # default docs/screenshots
 
 Drives the app as the tests do (tests/ui_harness.py): a real checkpoint over
-keys/demo, a real log, the thermometer simulator on a pty, codes submitted as
-the camera would, touches on the real buttons. Door screens at 1280x800, the
-bus at 1024x600.
+the demo trust data, a real log, the thermometer simulator on a pty, codes
+submitted as the camera would, touches on the real buttons. Door screens at
+1280x800, the bus at 1024x600, then portrait: an upright tablet (800x1280) and
+a totem (1080x1920). Each size is drawn in its own process (Kivy's offscreen
+surface keeps the size of the first window), and every PNG is then cut to 256
+colours (they are committed: ~30-120 KB each instead of up to 400 KB).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +48,9 @@ from kiosk.trustdir import load_trust_dir  # noqa: E402
 from tests.ui_harness import UiHarness  # noqa: E402
 
 PIN = "2468"
+VEHICLE = "37路 Bus 37"
+# part -> window size; each part runs in a process of its own, in this order (the file numbers follow it).
+PARTS = {"door": (1280, 800), "bus": (1024, 600), "portrait": (800, 1280), "totem": (1080, 1920)}
 
 
 def camera_picture(text: str) -> Frame:
@@ -52,44 +59,61 @@ def camera_picture(text: str) -> Frame:
     return Frame(render_frame(text, look, seed=3), 0, time.monotonic())
 
 
-def door(folder: Path, out: Path) -> None:
-    simulator = Simulator("gy906", {}, "steady", emulate_baud=False)
-    simulator.override = person(36.6)
-    poller = ThermometerPoller(simulator.start(), make_driver("gy906", {}), reconnect_every=0.2)
-    trust = folder / "trust"
-    shutil.copytree(demo.DEMO_DIR, trust, ignore=shutil.ignore_patterns("private"))
-    log = LogConfig(folder / "audit.db", site="Joy City", lane="gate 2", device="kiosk-07")
-    audit = AuditLog(log.path)
-    parts = CheckpointParts(trust, load_trust_dir(trust), Policy(reading_window=0.6), [], poller,
-                            Recorder(audit, log, os.urandom(32)), hold=600)
-    checkpoint = Checkpoint(parts)
-    settings = KioskSettings(fullscreen=False, sound=False, admin_pin_hash=hash_pin(PIN, iterations=1000),
-                             lockout_attempts=3, lockout_seconds=300)
-    admin = Admin(checkpoint, settings, media_roots=[folder / "media"])
-    ui = UiHarness(checkpoint, settings, admin, size=(1280, 800))
-    people = {}
-    for someone in demo.queue(time.time()):
-        people.setdefault(someone.expected, someone)
-    app = ui.app
-    try:
-        checkpoint.latest_frame = camera_picture(people["ok"].text)
+class Door:
+    """A door with a thermometer (the simulator on a pty) and its screen at `size`: the harness's app."""
+
+    def __init__(self, folder: Path, size: tuple[int, int]) -> None:
+        self.simulator = Simulator("gy906", {}, "steady", emulate_baud=False)
+        self.simulator.override = person(36.6)
+        self.poller = ThermometerPoller(self.simulator.start(), make_driver("gy906", {}), reconnect_every=0.2)
+        self.trust = folder / "trust"
+        shutil.copytree(demo.DEMO_DIR, self.trust, ignore=shutil.ignore_patterns("private"))
+        log = LogConfig(folder / "audit.db", site="Joy City", lane="gate 2", device="kiosk-07")
+        self.audit = AuditLog(log.path)
+        parts = CheckpointParts(self.trust, load_trust_dir(self.trust), Policy(reading_window=0.6), [], self.poller,
+                                Recorder(self.audit, log, os.urandom(32)), hold=600)
+        self.checkpoint = Checkpoint(parts)
+        self.settings = KioskSettings(fullscreen=False, sound=False, admin_pin_hash=hash_pin(PIN, iterations=1000),
+                                      lockout_attempts=3, lockout_seconds=300)
+        self.admin = Admin(self.checkpoint, self.settings, media_roots=[folder / "media"])
+        self.ui = UiHarness(self.checkpoint, self.settings, self.admin, size=size)
+        self.people: dict[str, demo.Scan] = {}
+        for someone in demo.queue(time.time()):
+            self.people.setdefault(someone.expected, someone)
+
+    def scan(self, path: Path) -> None:
+        ui = self.ui
+        self.checkpoint.latest_frame = camera_picture(self.people["ok"].text)
         ui.until(lambda: "36.6" in ui.ids("scan").thermometer.text and ui.ids("scan").preview.live, "a reading")
-        ui.shot(out / "01-scan.png")
+        ui.shot(path)
 
-        def verdict(text: str, name: str, forehead: Sample | None = None, celsius: float = 36.6) -> None:
-            simulator.override = forehead or person(36.6)
-            ui.until(lambda: (r := poller.reading_at(time.time(), 0.6)) is not None and abs(r.celsius - celsius) < .05,
-                     "the forehead")
-            shown = len(app.shown)
-            checkpoint.submit(text, "camera")
-            ui.until(lambda: len(app.shown) > shown, "the verdict")
-            ui.shot(out / name)
+    def verdict(self, reason: str, path: Path, forehead: Sample | None = None, celsius: float = 36.6) -> None:
+        """The first person of the queue with `reason`, in front of the thermometer with `forehead`."""
+        self.simulator.override = forehead or person(36.6)
+        self.ui.until(lambda: (r := self.poller.reading_at(time.time(), 0.6)) is not None
+                      and abs(r.celsius - celsius) < .05, "the forehead")
+        shown = len(self.ui.app.shown)
+        self.checkpoint.submit(self.people[reason].text, "camera")
+        self.ui.until(lambda: len(self.ui.app.shown) > shown, "the verdict")
+        self.ui.shot(path)
 
-        verdict(people["ok"].text, "02-verdict-pass.png")
-        verdict(people["status_red"].text, "03-verdict-deny.png")
-        verdict(people["ok"].text, "04-verdict-fever.png", person(38.4), 38.4)
-        verdict(people["temperature_implausible"].text, "05-verdict-retry.png", Sample(29.0, 4.0, 30.0), 31.5)
-        verdict(people["too_old"].text, "06-verdict-too-old.png")
+    def close(self) -> None:
+        self.ui.close()
+        self.simulator.stop()
+
+
+def door(folder: Path, out: Path) -> None:
+    at_door = Door(folder, PARTS["door"])
+    ui, checkpoint, admin, settings, simulator = (at_door.ui, at_door.checkpoint, at_door.admin, at_door.settings,
+                                                  at_door.simulator)
+    app, audit, trust = ui.app, at_door.audit, at_door.trust
+    try:
+        at_door.scan(out / "01-scan.png")
+        at_door.verdict("ok", out / "02-verdict-pass.png")
+        at_door.verdict("status_red", out / "03-verdict-deny.png")
+        at_door.verdict("ok", out / "04-verdict-fever.png", person(38.4), 38.4)
+        at_door.verdict("temperature_implausible", out / "05-verdict-retry.png", Sample(29.0, 4.0, 30.0), 31.5)
+        at_door.verdict("too_old", out / "06-verdict-too-old.png")
         ui.tap(app.root.ids.bar.ids.gear)  # staff step in: the verdict gives way to the PIN pad
         for digit in "13":
             ui.tap(button(app, "pin", digit))
@@ -141,8 +165,7 @@ def door(folder: Path, out: Path) -> None:
         ui.until(lambda: app.root.ids.bar.chip("trust").level == "alarm", "the trust alarm")
         ui.shot(out / "13-status-warnings.png")
     finally:
-        ui.close()
-        simulator.stop()
+        at_door.close()
 
 
 def unreachable_collector(folder: Path, audit: AuditLog, trust: Path) -> SyncParts:
@@ -154,25 +177,43 @@ def unreachable_collector(folder: Path, audit: AuditLog, trust: Path) -> SyncPar
     return sync
 
 
-def bus(folder: Path, out: Path) -> None:
-    log = LogConfig(folder / "bus.db", site="Tianjin Bus", lane="37路 Bus 37", device="bus-37-front")
+def bus(folder: Path, out: Path, size: tuple[int, int] = PARTS["bus"], shots: dict[str, str] | None = None) -> None:
+    """A bus tablet: `shots` maps "scan", "pass" (a green code) and "deny" (an amber one) to file names."""
+    shots = shots if shots is not None else {"scan": "14-bus-scan.png", "pass": "15-bus-pass.png",
+                                             "deny": "16-bus-deny.png"}
+    log = LogConfig(folder / "bus.db", site="Tianjin Bus", lane=VEHICLE, device="bus-37-front")
     parts = CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(), [], None,
                             Recorder(AuditLog(log.path), log, os.urandom(32)), hold=600)
     checkpoint = Checkpoint(parts)
-    settings = KioskSettings(mode="bus", vehicle="37路 Bus 37", fullscreen=False, sound=False)
-    ui = UiHarness(checkpoint, settings, None, size=(1024, 600))
+    settings = KioskSettings(mode="bus", vehicle=VEHICLE, fullscreen=False, sound=False)
+    ui = UiHarness(checkpoint, settings, None, size=size)
     people = list(demo.queue(time.time()))
     try:
         checkpoint.latest_frame = camera_picture(people[0].text)
         ui.until(lambda: ui.ids("scan").preview.live, "the picture")
-        ui.shot(out / "14-bus-scan.png")
-        for index, name in ((0, "15-bus-pass.png"), (2, "16-bus-deny.png")):
+        if "scan" in shots:
+            ui.shot(out / shots["scan"])
+        for index, kind in ((0, "pass"), (2, "deny")):
             count = len(ui.app.shown)
             checkpoint.submit(people[index].text, "camera")
             ui.until(lambda count=count: len(ui.app.shown) > count, "the verdict")
-            ui.shot(out / name)
+            if kind in shots:
+                ui.shot(out / shots[kind])
     finally:
         ui.close()
+
+
+def upright(folder: Path, out: Path, part: str, first: int) -> None:
+    """Portrait: scan, pass and deny at a door with a thermometer, then a bus verdict naming the vehicle."""
+    at_door = Door(folder, PARTS[part])
+    try:
+        at_door.scan(out / f"{first:02d}-{part}-scan.png")
+        at_door.verdict("ok", out / f"{first + 1:02d}-{part}-pass.png")
+        at_door.verdict("status_red", out / f"{first + 2:02d}-{part}-deny.png")
+    finally:
+        at_door.close()
+    kind = "pass" if part == "portrait" else "deny"
+    bus(folder / "bus", out, PARTS[part], {kind: f"{first + 3:02d}-{part}-bus-{kind}.png"})
 
 
 def button(app: object, screen: str, text: str) -> object:
@@ -182,16 +223,43 @@ def button(app: object, screen: str, text: str) -> object:
     return found[0]
 
 
+def part(name: str, out: Path) -> None:
+    """One size's pictures, in this process (its Kivy window is made at that size)."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as folder:
+        if name == "door":
+            door(Path(folder), out)
+        elif name == "bus":
+            bus(Path(folder), out)
+        else:
+            (Path(folder) / "bus").mkdir()
+            upright(Path(folder), out, name, 17 if name == "portrait" else 21)
+
+
+def shrink(path: Path) -> None:
+    """The PNG in 256 colours, losslessly compressed (Pillow comes with matplotlib, a dependency)."""
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        few = picture.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    few.save(path, "PNG", optimize=True)
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--part":
+        part(sys.argv[2], Path(sys.argv[3]))
+        return
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()
-    with tempfile.TemporaryDirectory(prefix="kiosk-shots-") as folder:
-        door(Path(folder), out)
-        bus(Path(folder), out)
+    for name in PARTS:
+        done = subprocess.run([sys.executable, __file__, "--part", name, str(out)], check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"ui_screenshots: the {name} pictures failed (exit {done.returncode})")
     for path in sorted(out.glob("*.png")):
-        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        shrink(path)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{shown}  {path.stat().st_size // 1024} KB")
 
 
 if __name__ == "__main__":

@@ -206,7 +206,8 @@ def door(tmp_path: Path) -> Iterator[Callable[..., Door]]:
     made: list[Door] = []
 
     def make(*, thermometer: bool = True, bus: bool = False, vehicle: str = "", hold: float = 30.0,
-             sources: list[CodeSource] | None = None, size: tuple[int, int] | None = None) -> Door:
+             sources: list[CodeSource] | None = None, size: tuple[int, int] | None = None,
+             reading_wait: float = 0.0) -> Door:
         simulator = poller = None
         if thermometer:
             simulator = Simulator("gy906", {}, "steady", emulate_baud=False)
@@ -215,7 +216,8 @@ def door(tmp_path: Path) -> Iterator[Callable[..., Door]]:
         log = LogConfig(tmp_path / f"audit{len(made)}.db", site="test gate", lane="1", device="ui-test")
         audit = AuditLog(log.path)
         parts = CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(reading_window=WINDOW),
-                                sources or [], poller, Recorder(audit, log, b"k" * 32), hold=hold)
+                                sources or [], poller, Recorder(audit, log, b"k" * 32), hold=hold,
+                                reading_wait=reading_wait)
         checkpoint = Checkpoint(parts)
         settings = KioskSettings(mode="bus" if bus else "door", vehicle=vehicle, fullscreen=False, sound=False,
                                  admin_pin_hash=hash_pin(PIN, iterations=1000), lockout_attempts=3,
@@ -405,6 +407,39 @@ def test_registering_a_person_by_hand_through_the_form(door: Callable[..., Door]
     assert d.checkpoint.verdicts == 0
 
 
+def test_an_implausible_temperature_is_marked_at_its_field_and_a_fever_is_said(door: Callable[..., Door]) -> None:
+    d = door(thermometer=False)
+    d.ui.tap(d.app.root.ids.bar.ids.gear)
+    d.enter_pin(PIN)
+    d.tap("admin", "人工登记\nregister a person")
+    register = d.app.screen("register")
+    d.ui.until(lambda: set(register.inputs()) == {"name", "phone", "id_last4"}, "the form")
+    register.inputs()["name"].text = "张三"
+    d.ui.tap(register.ids.temperature)
+    d.ui.type_keys("365", enter=False)  # 36.5 with the point missed
+    d.tap("register", "登记  register")
+    d.ui.until(lambda: not d.app.busy and register.temperature_problem, "the field's mark")
+    policy = d.checkpoint.policy
+    mark = register.ids.temperature_problem
+    assert "implausible" in mark.text and f"{policy.plausible_min:.1f}-{policy.plausible_max:.1f} °C" in mark.text
+    assert mark.opacity == 1 and mark.height > 0 and mark.texture_size[1] > 0  # shown, under the field
+    red, green, blue, _ = register.ids.temperature.background_color
+    assert red > green and red > blue  # the field itself is marked
+    assert d.events("manual") == [] and register.inputs()["name"].text == "张三"  # nothing kept, nothing lost
+    register.ids.temperature.text = ""  # staff correct the field: the mark goes
+    d.ui.tap(register.ids.temperature)
+    d.ui.type_keys("38.5", enter=False)
+    assert register.ids.temperature.text == "38.5"
+    assert register.temperature_problem == "" and mark.height == 0
+    d.tap("register", "登记  register")
+    d.ui.until(lambda: register.message.startswith("已登记"), "the registration's answer")
+    assert "发热" in register.message and "fever" in register.message
+    red, green, blue, _ = register.message_colour
+    assert not (green > red and green > blue)  # a fever is never said in the calm green of a plain registration
+    manual = d.events("manual")
+    assert [(e.temperature, e.reason) for e in manual] == [(38.5, "fever")]
+
+
 def test_admin_menu_sync_policy_recent_and_leave(door: Callable[..., Door], tmp_path: Path) -> None:
     d = door(thermometer=False, hold=0.5)
     d.verdict(d.people["ok"].text)
@@ -452,6 +487,61 @@ def test_admin_screens_close_when_staff_walk_away(door: Callable[..., Door]) -> 
     d.app._touched -= 121  # as if two minutes had passed without a touch
     d.ui.until(lambda: d.ui.screen == "scan", "the admin screens closed")
     d.ui.until(lambda: any(e.details.get("action") == "leave" for e in d.events("admin")), "the leave logged")
+
+
+def test_a_code_waiting_for_the_thermometer_says_measuring_on_the_scan_screen(door: Callable[..., Door]) -> None:
+    """Issue 12: a code read as the person steps up waits for the first reading, and the screen says so."""
+    d = door(reading_wait=60.0)  # the hang guard: the reading comes when the test lets it
+    first = d.verdict(d.people["ok"].text)  # someone before, whose verdict is still up
+    assert first.verdict == "pass" and d.ui.screen == "verdict"
+    assert d.simulator is not None and d.checkpoint.parts.thermometer is not None
+    d.simulator.silent = True  # the next person has not reached the thermometer yet
+    d.ui.until(lambda: d.checkpoint.parts.thermometer.reading_at(time.time(), WINDOW) is None, "the reading gone")
+    shown = len(d.app.shown)
+    d.checkpoint.submit(d.people["ok"].text, "camera")
+    label = d.ui.ids("scan").measuring
+    d.ui.until(lambda: d.ui.screen == "scan" and label.text, "the measuring words")
+    assert label.text == "正在测温…\nmeasuring..." and label.opacity == 1 and label.height > 0
+    d.ui.until(lambda: not d.app.screens.transition.is_active, "the scan screen in place")
+    pixels = d.ui.pixels()
+    x, y = label.to_window(label.x, label.y)
+    window_h = pixels.shape[0]
+    words = pixels[int(window_h - y - label.height):int(window_h - y), int(x):int(x + label.width)].astype(int)
+    amber = (words[..., 0] > 200) & (words[..., 1] > 150) & (words[..., 2] < 120)  # the words' own colour
+    assert amber.sum() > 200, amber.sum()  # drawn, not just set
+    assert len(d.app.shown) == shown  # no verdict while measuring
+    d.simulator.silent = False  # the person steps up
+    d.ui.until(lambda: len(d.app.shown) > shown, "the verdict once measured")
+    view = d.app.shown[-1].view
+    assert (view.verdict, view.reason, view.temperature) == ("pass", "ok", "36.6 °C")
+    assert label.text == ""  # gone for the next person
+
+
+def test_a_thermometer_that_cannot_be_opened_says_so_on_the_first_frame(tmp_path: Path) -> None:
+    """`kiosk run` opens its devices before the screen: the status bar never says "starting" for a missing one."""
+    from kiosk.checkpoint.wiring import build_checkpoint
+    from kiosk.cli.run import open_devices
+    from kiosk.config import parse_config
+    from tests.ui_harness import UiHarness
+
+    config = parse_config(f'[trust]\ndir = "{demo.DEMO_DIR}"\n[log]\npath = "{tmp_path / "audit.db"}"\n'
+                          f'[thermometer]\nprotocol = "gy906"\nport = "{tmp_path / "ttyUSB9"}"\n')
+    checkpoint = build_checkpoint(config)
+    open_devices(checkpoint, "run")
+    ui = UiHarness(checkpoint, KioskSettings(fullscreen=False, sound=False), screenshots=tmp_path / "shots")
+    try:
+        chip = ui.app.root.ids.bar.chip("thermometer")
+        assert (chip.text, chip.level) == ("测温 无法打开\nthermometer cannot be opened", "alarm")
+        first = sorted((tmp_path / "shots").iterdir())[0]  # the first frame drawn, saved as it was shown
+        assert first.name == "01-scan-warnings.png"
+        import cv2
+
+        pixels = cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB)
+        x, y = chip.to_window(chip.x + 3, chip.center_y)  # the first chip: there is no camera
+        colour = pixels[int(pixels.shape[0] - y), int(x)]
+        assert tuple(int(c) for c in colour) == tuple(rgb(texts.CHIP_COLOURS["alarm"][0]))  # red from the start
+    finally:
+        ui.close()
 
 
 class HeldBack:

@@ -26,6 +26,7 @@ from kiosk.ui.app import make_app
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-ui-kivy-"))
 os.environ.setdefault("XDG_CACHE_HOME", os.environ["KIVY_HOME"])
 DEADLINE = 20.0  # seconds: generous, for two loaded cores; passing runs take a fraction of it
+_SURFACE: list[tuple[int, int]] = []  # the size of this process's first window: offscreen, drawing stops there
 
 
 class UiHarness:
@@ -38,6 +39,8 @@ class UiHarness:
 
         self.loop, self.window = EventLoop, Window
         wanted = self.app.env.size
+        if not _SURFACE:
+            _SURFACE.append((int(Window.width), int(Window.height)))
         if tuple(Window.size) != wanted:
             Window.size = wanted  # the window outlives each app: a bus test asks for a tablet's size
         self.app._run_prepare()
@@ -72,8 +75,18 @@ class UiHarness:
     def ids(self, screen: str) -> Any:
         return self.app.screen(screen).ids
 
+    def drawable(self) -> None:
+        """Fail unless the whole window is drawn: offscreen, SDL's surface keeps the first window's size, so a
+        larger window is laid out right but drawn only in part (the rest is garbage in pixels and screenshots)."""
+        width, height = self.window.size
+        surface = _SURFACE[0]
+        if self.app.env.offscreen and (width > surface[0] or height > surface[1]):
+            raise AssertionError(f"this process drew its first window at {surface[0]}x{surface[1]}: pixels of a "
+                                 f"{width}x{height} window need a process of its own (see tests/test_ui_layout.py)")
+
     def pixels(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
         """The next drawn frame, RGB, top row first."""
+        self.drawable()
         box: list[np.ndarray[Any, Any]] = []
         self.app.hooks.request(then=box.append)
         self.until(lambda: box, "a frame's pixels")
@@ -87,6 +100,7 @@ class UiHarness:
         return int(r), int(g), int(b)
 
     def shot(self, path: Path) -> Path:
+        self.drawable()
         box: list[object] = []
         self.app.hooks.request(path, then=box.append)
         self.until(lambda: box, f"screenshot {path.name}")

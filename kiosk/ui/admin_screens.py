@@ -48,8 +48,8 @@ class AdminBase(Screen):  # type: ignore[misc]
         def done(result: Any) -> None:
             if isinstance(result, Exception):
                 self.say(f"出错了\nerror: {result}", "alarm")
-            elif hasattr(result, "zh"):
-                self.say(f"{result.zh}\n{result.en}", "ok" if result.ok else "alarm")
+            elif hasattr(result, "zh"):  # a Message; a fever was kept, but staff must act on it
+                self.say(f"{result.zh}\n{result.en}", "alarm" if not result.ok else "warn" if result.fever else "ok")
             else:
                 self.message = ""
             if then is not None and not isinstance(result, Exception):
@@ -145,9 +145,15 @@ class FieldRow(BoxLayout):  # type: ignore[misc]
 
 
 class RegisterScreen(AdminBase):
-    """A person without a code: the site's fields and a temperature, in big text inputs."""
+    """A person without a code: the site's fields and a temperature, in big text inputs. A temperature the
+    Admin refuses is marked at its field, with the Admin's words, until it is changed."""
 
     fields = ListProperty([])
+    temperature_problem = StringProperty("")
+
+    def on_kv_post(self, *_: object) -> None:
+        self.ids.temperature.bind(text=lambda *_: setattr(self, "temperature_problem", ""))
+        self._kv_rows = list(self.ids.form.children)  # ids are weak: kept alive through clear_widgets below
 
     def on_pre_enter(self, *_: object) -> None:
         super().on_pre_enter()
@@ -160,6 +166,7 @@ class RegisterScreen(AdminBase):
             for key in wanted:
                 box.add_widget(FieldRow(key=key, label=field_label(key)))
             box.add_widget(temperature)  # last, under the site's fields
+            box.add_widget(self.ids.temperature_problem)
         self.clear()
 
     def inputs(self) -> dict[str, Any]:
@@ -169,6 +176,7 @@ class RegisterScreen(AdminBase):
         for widget in self.inputs().values():
             widget.text = ""
         self.ids.temperature.text = ""
+        self.temperature_problem = ""
 
     def save(self) -> None:
         values = {key: widget.text.strip() for key, widget in self.inputs().items()}
@@ -176,10 +184,14 @@ class RegisterScreen(AdminBase):
         try:
             temperature = float(raw) if raw else None
         except ValueError:
-            self.say("体温格式不对，例如 36.5\ntemperature: a number such as 36.5", "alarm")
+            self.temperature_problem = "体温格式不对，例如 36.5\ntemperature: a number such as 36.5"
+            self.say(self.temperature_problem, "alarm")
             return
         self.ask(lambda admin: admin.register(values, temperature), self._registered)
 
     def _registered(self, result: Any) -> None:
         if result.ok:
             self.clear()
+        elif result.field == "temperature":  # said once, at the field; the message only points there
+            self.temperature_problem = f"{result.zh}\n{result.en}"
+            self.say("未登记：请看体温一栏\nnot registered: see the temperature", "alarm")

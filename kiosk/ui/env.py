@@ -67,6 +67,15 @@ def _not_cutbuffer(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("Cutbuffer: Unable to find")
 
 
+def _chatter_at_debug(record: logging.LogRecord) -> bool:
+    # Kivy's start-up INFO lines (its version, paths, GL, providers) reach stderr through the kiosk's own
+    # handlers, which pass whatever a logger lets through: they are debugging detail, logged at debug level.
+    if record.levelno < logging.WARNING:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True
+
+
 def _private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)  # Kivy's config and our cache: nobody else's business, nobody else's to alter
@@ -88,8 +97,9 @@ def prepare(settings: KioskSettings, *, windowed: bool = False, size: tuple[int,
         env["SDL_VIDEODRIVER"] = "offscreen"  # EGL on Mesa's llvmpipe: draws, screenshots, no screen needed
     os.environ.update(env)
     kivy_log = logging.getLogger("kivy")  # KIVY_LOG_MODE=PYTHON: Kivy logs here, to our handlers
-    if _not_cutbuffer not in kivy_log.filters:
-        kivy_log.addFilter(_not_cutbuffer)
+    for only in (_not_cutbuffer, _chatter_at_debug):
+        if only not in kivy_log.filters:
+            kivy_log.addFilter(only)
     size = size or (BUS_SIZE if settings.bus else DOOR_SIZE)
     fullscreen = settings.fullscreen and not windowed and not offscreen
     ui = UiEnv(kivy_home, _private_dir(cache_root / "sounds"), size, fullscreen, offscreen, find_cjk_font())

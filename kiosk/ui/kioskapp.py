@@ -19,11 +19,16 @@ from kivy.app import App  # type: ignore[import-untyped]
 from kivy.clock import Clock  # type: ignore[import-untyped]
 from kivy.core.window import Window  # type: ignore[import-untyped]
 from kivy.factory import Factory  # type: ignore[import-untyped]
-from kivy.properties import BooleanProperty, ColorProperty  # type: ignore[import-untyped]
+from kivy.properties import (  # type: ignore[import-untyped]
+    BooleanProperty,
+    ColorProperty,
+    NumericProperty,
+    StringProperty,
+)
 
 from kiosk.checkpoint.flow import Checkpoint
 from kiosk.checkpoint.settings import KioskSettings
-from kiosk.checkpoint.view import DeviceStates, StatusView, VerdictView
+from kiosk.checkpoint.view import DeviceStates, MeasuringView, StatusView, VerdictView
 from kiosk.ui import rules
 from kiosk.ui.admin_api import AdminApi
 from kiosk.ui.env import UiEnv
@@ -62,12 +67,21 @@ class UiListener:
         received = time.monotonic()
         Clock.schedule_once(lambda dt: self.app.show_verdict(view, received), 0)  # GL only on the main thread
 
+    def on_measuring(self, view: MeasuringView) -> None:
+        Clock.schedule_once(lambda dt: self.app.show_measuring(view), 0)
+
 
 class KioskApp(App):  # type: ignore[misc]
     background = ColorProperty(SCAN_BACKGROUND)  # behind everything, the status bar included
     bus = BooleanProperty(False)
     busy = BooleanProperty(False)  # an admin call is running: its buttons wait
     has_admin = BooleanProperty(False)
+    measuring = StringProperty("")  # "正在测温…\nmeasuring...": a code waits for a reading (scan.kv shows it)
+    # The window's shape, for every kv rule: portrait stacks what landscape puts side by side, and type and
+    # spacing are fractions of the shorter side (vmin: a hundredth of it, in pixels), so a 1080x1920 totem and
+    # a 1024x600 tablet both fill their screens. Set in one place, _fit_window, from the window's size.
+    portrait = BooleanProperty(False)
+    vmin = NumericProperty(8.0)
 
     def __init__(self, checkpoint: Checkpoint, settings: KioskSettings, admin: AdminApi | None, env: UiEnv, *,
                  screenshots: Path | None = None, exit_when_ended: bool = False,
@@ -97,7 +111,15 @@ class KioskApp(App):  # type: ignore[misc]
     def build(self) -> Any:
         rules.load(self.env.font)
         self.title = "健康码核验 Health code checkpoint"
+        Window.bind(size=self._fit_window)
+        self._fit_window(Window, Window.size)
         return Factory.KioskRoot()
+
+    def _fit_window(self, window: Any, size: tuple[int, int]) -> None:
+        """Portrait or landscape, and the type's unit: chosen here from the window's size, and nowhere else."""
+        width, height = size
+        self.portrait = height > width
+        self.vmin = max(1, min(width, height)) / 100
 
     @property
     def screens(self) -> Any:
@@ -112,6 +134,7 @@ class KioskApp(App):  # type: ignore[misc]
 
     def on_start(self) -> None:
         self.screen("scan").set_mode(self.settings.bus, self.settings.vehicle)
+        self.screen("verdict").set_mode(self.settings.bus, self.settings.vehicle)
         self.sounds = Sounds(self.env.cache, self.settings.sound)
         Window.bind(on_textinput=self._on_textinput, on_key_down=self._on_key_down, on_flip=self.hooks.flipped,
                     on_touch_down=self._on_touch)
@@ -137,17 +160,26 @@ class KioskApp(App):  # type: ignore[misc]
         if self.root is not None:
             self.screen("pin").stop_ticking()
         Window.unbind(on_textinput=self._on_textinput, on_key_down=self._on_key_down, on_flip=self.hooks.flipped,
-                      on_touch_down=self._on_touch)
+                      on_touch_down=self._on_touch, size=self._fit_window)
 
     def on_stop(self) -> None:
         self.shutdown()
 
     # -- what the checkpoint shows --------------------------------------------------------------------
 
+    def show_measuring(self, view: MeasuringView) -> None:
+        """A code waits for the thermometer: the scan screen says so (a verdict still up is over: a new code is in)."""
+        if self.closed:
+            return
+        self.measuring = f"{view.zh}\n{view.en}"
+        if self.current == "verdict":
+            self.go(self._back_to)
+
     def show_verdict(self, view: VerdictView, received: float) -> None:
         """The verdict screen for `view`, replacing any verdict still on screen; back after view.hold."""
         if self.closed:
             return
+        self.measuring = ""
         self.screen("verdict").show(view)
         if self.current != "verdict":
             self._back_to = self.current  # an admin screen stays where staff left it
