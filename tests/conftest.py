@@ -1,5 +1,6 @@
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,21 +53,23 @@ def pg_url() -> Iterator[str]:
         pytest.skip(str(err))
 
 
-@pytest.fixture
-def read_only_folder(tmp_path: Path) -> Iterator[Path]:
-    """A folder nobody can write to, root included: a read-only tmpfs as root (root ignores 0555), else 0555.
+@contextmanager
+def made_read_only(folder: Path) -> Iterator[Path]:
+    """`folder` (made here) as one nobody can write to, root included: a read-only tmpfs as root (root ignores
+    0555), else 0555.
 
     No silent fallback: where root cannot mount, the test fails and says why, rather than
     testing a folder that root can write to after all.
     """
     import subprocess
 
-    folder = tmp_path / "read-only"
     folder.mkdir()
     if os.geteuid() != 0:
         folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
         return
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "kiosk-test-ro", str(folder)],
                              capture_output=True, text=True)
@@ -76,3 +79,9 @@ def read_only_folder(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    with made_read_only(tmp_path / "read-only") as folder:
+        yield folder

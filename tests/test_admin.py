@@ -34,6 +34,7 @@ from kiosk.sync.settings import SyncConfig
 from kiosk.sync.wiring import build_sync
 from kiosk.trustdir import load_trust_dir, refreshed_at
 from tests.collector_process import CollectorProcess
+from tests.conftest import made_read_only
 from tests.factories import NOW, World, code
 
 PIN, WRONG = "80261975", "31415926"  # eight digits: never met by chance in the log's ids and hex
@@ -219,20 +220,8 @@ def test_no_stick_and_a_bad_format_are_said(admin: Admin, checkpoint: Checkpoint
 @pytest.fixture
 def read_only_stick(media: Path) -> Iterator[Path]:
     """A stick files cannot be written to: a read-only mount as root (who writes anywhere else), else 0555."""
-    stick = media / "STICK_RO"
-    stick.mkdir()
-    if os.geteuid() != 0:
-        stick.chmod(0o555)
+    with made_read_only(media / "STICK_RO") as stick:
         yield stick
-        stick.chmod(0o755)
-        return
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "kiosk-test", str(stick)],
-                      capture_output=True).returncode != 0:
-        pytest.fail("as root a read-only stick needs a read-only mount, and mount failed here")  # no silent skip
-    try:
-        yield stick
-    finally:
-        subprocess.run(["umount", str(stick)], check=True)
 
 
 def test_a_read_only_stick_is_not_offered_and_an_export_to_it_fails_cleanly(
