@@ -80,6 +80,19 @@ def test_run_without_a_log_section_logs_beside_the_device_key_and_says_where(tmp
     assert scan_events(expected) == ["ok", "not_health_code"]
     shown = kiosk("device", "show", "--json", env=env)
     assert Path(json.loads(shown.stdout)["key_file"]).parent == expected.parent  # where the device key lives
+    # The commands that read a log find the same one with no --log and no [log]: a volunteer's kiosk exports.
+    assert kiosk("log", "verify", env=env).returncode == 0
+    exported = kiosk("log", "export", "--out", str(tmp_path / "today.jsonl"), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert [json.loads(line)["reason"] for line in (tmp_path / "today.jsonl").read_text().splitlines()
+            if json.loads(line).get("kind") == "scan"] == ["ok", "not_health_code"]
+
+
+def test_log_commands_without_any_log_say_where_they_looked(tmp_path: Path) -> None:
+    env = {"XDG_DATA_HOME": str(tmp_path / "empty"), "KIOSK_AUDIT_LOG": ""}
+    done = kiosk("log", "verify", env=env)
+    assert done.returncode == 2 and str(tmp_path / "empty" / "kiosk" / "audit.db") in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_run_and_scan_take_log_path(tmp_path: Path, trust_dir: Path) -> None:

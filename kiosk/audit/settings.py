@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ConfigError
-from kiosk.fileio import write_new_private
+from kiosk.fileio import data_path, write_new_private
 from kiosk.tables import bad, check_table
 
 TYPES: dict[str, tuple[type, ...]] = {
@@ -33,6 +33,21 @@ TYPES: dict[str, tuple[type, ...]] = {
     "retention_days": (int, float), "on_failure": (str,), "language": (str,), "manual_fields": (list,),
     "timezone": (str,),
 }
+
+
+def default_log_path() -> Path:
+    """Where a kiosk with no [log] keeps its audit log: $KIOSK_AUDIT_LOG, else kiosk/audit.db under the XDG data
+    folder (~/.local/share), beside the device key. `kiosk run` and `kiosk scan` write it; `kiosk log` and
+    `kiosk sync` read it, so a volunteer's kiosk and the commands that export or sync its log agree."""
+    return data_path("KIOSK_AUDIT_LOG", "audit.db")
+
+
+def existing_default_log() -> Path:
+    """default_log_path() for commands that read a log (`kiosk log`, `kiosk sync`): an error if there is none yet."""
+    path = default_log_path()
+    if not path.exists():
+        raise ConfigError(f"no audit log: give --log DB or a [log] section in the config ({path} does not exist yet)")
+    return path
 
 
 @dataclass(frozen=True)

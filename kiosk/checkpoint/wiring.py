@@ -16,18 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kiosk.audit.settings import LogConfig
+from kiosk.audit.settings import LogConfig, default_log_path
 from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.fileio import data_path
 from kiosk.scanner.types import CodeSource
 from kiosk.trustdir import load_trust_dir
-
-
-def default_log_path() -> Path:
-    """$KIOSK_AUDIT_LOG, else kiosk/audit.db under the XDG data folder (~/.local/share), where the device key is."""
-    return data_path("KIOSK_AUDIT_LOG", "audit.db")
 
 
 def code_sources(config: Config, *, camera: str | None = None, serial: str | None = None,

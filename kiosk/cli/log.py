@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from kiosk.audit.recorder import Recorder
 from kiosk.audit.registration import fever_words
-from kiosk.audit.settings import LogConfig, subject_secret
+from kiosk.audit.settings import LogConfig, existing_default_log, subject_secret
 from kiosk.audit.store import AuditLog
 from kiosk.cli.common import celsius, config_of, day, moment, new_command, print_json
 from kiosk.errors import KioskError
@@ -82,7 +82,7 @@ def _settings(args: argparse.Namespace) -> LogConfig:
     if args.log is not None:
         return LogConfig(args.log) if configured is None else LogConfig(**{**configured.__dict__, "path": args.log})
     if configured is None:
-        raise KioskError("no audit log: give --log DB or a [log] section in the config")
+        return LogConfig(existing_default_log())  # the log `kiosk run` keeps without a [log] section
     return configured
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.audit.settings import LogConfig
+from kiosk.audit.settings import LogConfig, existing_default_log
 from kiosk.audit.store import AuditLog
 from kiosk.cli.common import config_of, new_command, print_json
 from kiosk.errors import KioskError
@@ -32,7 +32,7 @@ def _log_path(args: argparse.Namespace, configured: LogConfig | None) -> Path:
     if args.log is not None:
         return Path(args.log)
     if configured is None:
-        raise KioskError("no audit log: give --log DB or a [log] section in the config")
+        return existing_default_log()  # the log `kiosk run` keeps without a [log] section
     return configured.path
 
 
