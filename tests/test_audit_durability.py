@@ -7,8 +7,10 @@ to write is a LogWriteError (a KioskError) with a message a person can act on.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import stat
@@ -24,6 +26,7 @@ import pytest
 from kiosk.audit.events import Event
 from kiosk.audit.store import AuditLog, LogWriteError
 from kiosk.errors import KioskError
+from tests.conftest import made_read_only
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000.0
@@ -124,7 +127,7 @@ def kill_cycles(tmp_path: Path, cycles: int, purge_every: int) -> tuple[Path, li
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    started = time.monotonic()
+    # No time limit: each writer has its own 30 s hang guard (communicate); speed is benchmarks/audit_log.py's.
     path, acked, _ = kill_cycles(tmp_path, cycles=32, purge_every=0)
     assert len(acked) >= 100  # the kills really landed among writes
     with opened(path) as log:
@@ -136,7 +139,6 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) ->
         assert stored[event_id].site == f"cycle {cycle}"
     assert order == sorted(set(order))  # ids rise in the order written, across restarts
     assert len(stored) - len(acked) <= 32  # at most one committed but unacknowledged event per kill
-    assert time.monotonic() - started < 60
 
 
 @pytest.mark.slow
@@ -240,15 +242,6 @@ def test_a_full_disk_message_says_the_disk_is_full(full_log: tuple[Path, AuditLo
 
 # --- (c) read-only ------------------------------------------------------------------------------------------
 
-def permissions_bind(path: Path) -> bool:
-    """False when the test runs as root (or with CAP_DAC_OVERRIDE): a 0400 file still opens for writing."""
-    try:
-        os.close(os.open(path, os.O_WRONLY))
-    except PermissionError:
-        return True
-    return False
-
-
 def test_a_read_only_connection_refuses_appends_and_purges_and_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     with opened(path) as log:
@@ -267,38 +260,51 @@ def test_a_read_only_connection_refuses_appends_and_purges_and_loses_nothing(tmp
     assert_intact(path, written)
 
 
-def test_a_read_only_file_and_folder_refuse_writes_and_lose_nothing(tmp_path: Path) -> None:
-    folder = tmp_path / "logs"
-    path = folder / "audit.db"
-    with opened(path) as log:
-        written = fill(log, 4)
-    path.chmod(0o400)
-    folder.chmod(0o500)
+def copied_onto(folder: Path, files: list[Path]) -> None:
+    """Put `files` on the read-only medium `folder` (see conftest.made_read_only), which stays read-only after."""
+    if os.geteuid() == 0:  # a read-only tmpfs: writable for the copy only
+        subprocess.run(["mount", "-o", "remount,rw", str(folder)], check=True)
+    else:
+        folder.chmod(0o755)
     try:
-        if permissions_bind(path):
-            # A real read-only file: refusing to open, or opening and refusing to write, are both fine.
-            try:
-                log = AuditLog(path)
-            except LogWriteError as err:
-                assert str(path) in str(err)
-            else:
-                with contextlib.closing(log), pytest.raises(LogWriteError):
-                    log.append(Event("", T0 + 10, "scan"))
-        else:
-            # As root the modes do not stop writes, so ask SQLite itself to refuse them: query_only makes
-            # SQLite answer every write with SQLITE_READONLY, the error a read-only file gives.
-            with opened(path) as log:
-                log.db.execute("PRAGMA query_only = 1")
-                with pytest.raises(LogWriteError, match="readonly"):
-                    log.append(Event("", T0 + 10, "scan"))
-                assert list(log.events()) == written
-        assert stat.S_IMODE(path.stat().st_mode) == 0o400  # opening did not "fix" the mode
+        for file in files:
+            shutil.copy2(file, folder / file.name)
     finally:
-        folder.chmod(0o700)
-        path.chmod(0o600)
-    assert_intact(path, written)
-    with opened(path) as log:
+        if os.geteuid() == 0:
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        else:
+            folder.chmod(0o555)
+
+
+def test_a_log_on_a_read_only_medium_refuses_to_open_and_is_left_as_it_was(tmp_path: Path) -> None:
+    # The kiosk needs the -wal and -shm files beside the log, so a log it cannot write is refused at once,
+    # with the path in the message, rather than opened and failing at the first verdict.
+    made = tmp_path / "made" / "audit.db"
+    with opened(made) as log:
+        written = fill(log, 4)
+    made.chmod(0o400)
+    with made_read_only(tmp_path / "medium") as folder:
+        copied_onto(folder, [made])
+        path = folder / "audit.db"
+        before = path.read_bytes()
+        with pytest.raises(LogWriteError) as raised:
+            AuditLog(path)
+        assert str(path) in str(raised.value)
+        gc.collect()  # the failed open's connection, so the medium can be unmounted
+        assert path.read_bytes() == before
+        assert stat.S_IMODE(path.stat().st_mode) == 0o400  # opening did not "fix" the mode
+        assert sorted(os.listdir(folder)) == ["audit.db"]  # no -wal/-shm left behind
+    made.chmod(0o600)
+    assert_intact(made, written)
+    with opened(made) as log:
         assert log.count() == 4
+
+
+def test_a_new_log_on_a_read_only_medium_raises_log_write_error(read_only_folder: Path) -> None:
+    with pytest.raises(LogWriteError) as raised:
+        AuditLog(read_only_folder / "audit.db")
+    assert str(read_only_folder / "audit.db") in str(raised.value)
+    assert os.listdir(read_only_folder) == []
 
 
 def test_a_read_only_uri_connection_cannot_be_written_through(tmp_path: Path) -> None:
@@ -386,16 +392,12 @@ def test_a_corrupt_page_deep_in_the_file_is_reported_by_verify(tmp_path: Path) -
     with path.open("r+b") as f:
         f.seek((page - 1) * 4096)
         f.write(b"\xa5" * 4096)
-    try:
-        log = AuditLog(path)
-    except LogWriteError:
-        return
-    with contextlib.closing(log):
-        try:
-            report = log.verify()
-        except LogWriteError:
-            return
-        assert not report.ok
+    # The file's header, schema and head are intact, so it opens (the evidence stays readable); walking the
+    # chain reaches the page, and verify says the file is damaged rather than raising or passing.
+    with opened(path) as log:
+        report = log.verify()
+    assert not report.ok
+    assert report.problem is not None and "damaged" in report.problem
 
 
 def events_leaf_page(path: Path) -> int:
@@ -425,16 +427,20 @@ def test_a_folder_where_the_file_should_be_raises_log_write_error(tmp_path: Path
 # --- (e) a file deleted while open ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("also_wal", [False, True], ids=["db-only", "db-wal-shm"])
-def test_appending_to_a_deleted_file_is_refused_or_kept(tmp_path: Path, also_wal: bool) -> None:
+def test_appending_to_a_deleted_file_brings_the_file_back_with_every_event(tmp_path: Path, also_wal: bool) -> None:
+    # The store's promise: an append that returns is on disk. The open connection still holds every committed
+    # event, so the next append copies them back to the path first, then writes there.
     path = tmp_path / "audit.db"
     log = AuditLog(path)
     try:
         written = fill(log, 3)
         for name in ["audit.db", *(["audit.db-wal", "audit.db-shm"] if also_wal else [])]:
             (tmp_path / name).unlink()
-        with contextlib.suppress(LogWriteError):  # refusing is right: staff are told logging stopped
-            written.append(log.append(Event("", T0 + 10, "scan")))
+        written.append(log.append(Event("", T0 + 10, "scan")))
+        written += fill(log, 2, start=T0 + 20)
     finally:
         log.close()
+    assert path.exists()
+    assert_intact(path, written)
     with opened(path) as log:
-        assert [event.id for event in log.events()] == [event.id for event in written]
+        assert log.count() == len(written) == 6

@@ -86,7 +86,11 @@ class AuditLog:
             elif self.path.is_file() and self.path.stat().st_mode & 0o077 and self.path.stat().st_uid == os.getuid():
                 os.chmod(self.path, 0o600)  # a log made by hand or an older version: personal data, owner only
             db = sqlite_utils.Database(sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False))
-            db.execute("PRAGMA journal_mode=WAL")
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error:
+                db.conn.close()  # else the file stays open (a medium cannot be unmounted) until garbage collection
+                raise
             self._inode = self.path.stat().st_ino
         db.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at every commit
         db.execute("PRAGMA busy_timeout=5000")
