@@ -9,10 +9,14 @@ before the first Kivy import, exactly as run_ui sets it.
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,18 @@ DEADLINE = 20.0  # seconds: generous, for two loaded cores; passing runs take a 
 _SURFACE: list[tuple[int, int]] = []  # the size of this process's first window: offscreen, drawing stops there
 
 
+@contextmanager
+def main_thread_guard(timeout: float = DEADLINE * 3) -> Iterator[None]:
+    """A hang guard for what must run on Kivy's (main) thread and so cannot be left behind on a thread of its
+    own: past `timeout` the process prints every thread's stack and exits, so pytest reports the test as
+    crashed instead of the suite hanging."""
+    faulthandler.dump_traceback_later(timeout, exit=True, file=sys.__stderr__ or sys.stderr)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
 class UiHarness:
     def __init__(self, checkpoint: Checkpoint, settings: KioskSettings, admin: Any = None, *,
                  size: tuple[int, int] | None = None, screenshots: Path | None = None) -> None:
@@ -43,9 +59,10 @@ class UiHarness:
             _SURFACE.append((int(Window.width), int(Window.height)))
         if tuple(Window.size) != wanted:
             Window.size = wanted  # the window outlives each app: a bus test asks for a tablet's size
-        self.app._run_prepare()
-        if EventLoop.status != "started":
-            runTouchApp(embedded=True)
+        with main_thread_guard():  # the app's start opens the checkpoint's devices
+            self.app._run_prepare()
+            if EventLoop.status != "started":
+                runTouchApp(embedded=True)
         self.until(lambda: self.app.hooks.ready_at is not None, "the scan screen's first frame")
 
     # -- time ---------------------------------------------------------------------------------------------
@@ -55,16 +72,18 @@ class UiHarness:
 
     def until(self, condition: Callable[[], object], what: str = "condition", timeout: float = DEADLINE) -> None:
         deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what} (screen {self.app.current!r})")
-            self.frame()
+        with main_thread_guard(timeout + DEADLINE * 2):  # a frame that never returns cannot reach the check below
+            while not condition():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"timed out waiting for {what} (screen {self.app.current!r})")
+                self.frame()
 
     def run_for(self, seconds: float) -> None:
         """Keep the app running (not a wait for a condition: for 'nothing happens meanwhile' checks)."""
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.frame()
+        with main_thread_guard(seconds + DEADLINE * 2):
+            while time.monotonic() < end:
+                self.frame()
 
     # -- looking ------------------------------------------------------------------------------------------
 
@@ -139,7 +158,11 @@ class UiHarness:
 
         app = self.app
         app.dispatch("on_stop")  # app.shutdown(), and kv's `app` proxy lets go of this app
-        self.checkpoint.stop()
+        stopper = threading.Thread(target=self.checkpoint.stop, name="checkpoint stop", daemon=True)
+        stopper.start()
+        stopper.join(DEADLINE * 3)
+        if stopper.is_alive():
+            raise AssertionError(f"checkpoint.stop() did not return within {DEADLINE * 3:.0f} s")
         if app.root is not None and app.root.parent is not None:
             self.window.remove_widget(app.root)
         App._running_app = None  # the next test's app is the running one

@@ -28,7 +28,7 @@ class VerdictView:
     icon: str  # "tick", "cross", "again": drawn by the UI, never colour alone
     background: tuple[float, float, float, float]
     foreground: tuple[float, float, float, float]
-    name: str | None  # the masked name on the code ("张*"), when the code was readable and trusted enough
+    name: str | None  # the masked name on the code ("张*明"), when the code was readable and trusted enough
     temperature: str | None  # "36.6 °C"
     hold: float  # seconds on screen before Scan comes back (a new code ends it sooner)
     at: float

@@ -93,10 +93,17 @@ def open_devices(checkpoint: Checkpoint, command: str) -> None:
 
 def run_headless(checkpoint: Checkpoint, listener: Listener | None, *, stdin: bool = False,
                  until: threading.Event | None = None) -> int:
-    """Run until Ctrl-C / SIGTERM, the end of stdin (with --stdin), or every source ended (a video)."""
+    """Run until Ctrl-C / SIGTERM, the end of stdin (with --stdin), or every source ended (a video).
+
+    Both signals get a handler of our own: Python's Ctrl-C is absent when the process started with SIGINT
+    ignored (a background job of a shell without job control), and the kiosk must stop all the same, the
+    scan in hand finished and the log closed.
+    """
     stop = until or threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) \
-        if threading.current_thread() is threading.main_thread() else None
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous[number] = signal.signal(number, lambda *_: stop.set())
     checkpoint.start(listener)
     try:
         if stdin:
@@ -104,12 +111,13 @@ def run_headless(checkpoint: Checkpoint, listener: Listener | None, *, stdin: bo
         while not stop.wait(0.2):
             if checkpoint.ended:
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # off the main thread no handler is ours: Python's own Ctrl-C
         pass
     finally:
         checkpoint.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signal_number, handler in previous.items():
+            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(signal_number, handler)
     return 0
 
 

@@ -7,7 +7,8 @@ it took from the frame to the verdict). It is the checkpoint of `kiosk run`
 with a [thermometer] each scan takes the highest confirmed reading of the last few
 seconds and a temperature is required; each verdict is committed first to the
 audit log ([log], --log, else the default in the data folder); with [sync] the
-log is sent in the background. Runs until the video or folder ends, or until Ctrl-C.
+log is sent in the background. Runs until the video or folder ends, or until Ctrl-C or SIGTERM
+(the scan in hand finished, the log closed; exit 0), even when started with SIGINT ignored.
 """
 
 from __future__ import annotations
