@@ -41,6 +41,7 @@ from kiosk.thermometer.protocols import make_driver
 from kiosk.thermometer.simulator import Simulator, person
 from kiosk.trustdir import load_trust_dir
 from tests.factories import NOW, code
+from tests.test_cli_scan import wait_until_open
 
 ROOT = Path(__file__).resolve().parents[1]
 GUARD = 60.0  # seconds: a hang guard for two loaded cores, never a speed limit
@@ -209,18 +210,6 @@ def test_devices_names_what_cannot_be_opened_and_a_camera_that_ended(
 
 # -- `kiosk scan` stopped by a signal --------------------------------------------------------------------------
 
-def wait_until_open(pid: int, device: str) -> None:
-    deadline = time.monotonic() + GUARD
-    while time.monotonic() < deadline:
-        try:
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == device for fd in os.listdir(f"/proc/{pid}/fd")):
-                time.sleep(0.2)  # opened; pyserial flushes the input right after opening
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{device} never opened")
-
 
 def read_line(process: subprocess.Popen[str]) -> str:
     box: list[str] = []
@@ -246,7 +235,7 @@ def test_kiosk_scan_started_with_sigint_ignored_stops_on_a_signal(trust_dir: Pat
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
-        wait_until_open(process.pid, os.ttyname(slave))
+        wait_until_open(process.pid, os.ttyname(slave), GUARD)
         os.write(master, (code(iat=now - 10, exp=now + 3600) + "\r\n").encode())
         assert json.loads(read_line(process))["reason"] == "ok"
         process.send_signal(signal_number)
