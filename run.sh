@@ -61,8 +61,10 @@ run_tests() {
   log "mypy"
   .venv/bin/mypy
   log "pytest"
-  # loadgroup: the touchscreen tests share one Kivy window, so they stay in one worker (xdist_group "ui").
-  .venv/bin/pytest -n 2 --dist loadgroup "$@"
+  # loadfile: a file's tests run in one worker, so a file's module-wide parts (a Kivy window, the layout
+  # measurements of one screen size, a collector process) are made once. (xdist_group marks would do it per
+  # group, but pytest-xdist 3.8 writes the group into a node id that pytest 9 no longer reads: they do nothing.)
+  .venv/bin/pytest -n 2 --dist loadfile "$@"
   fuzz_decide
 }
 

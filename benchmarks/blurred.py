@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 from nacl.signing import SigningKey
 
+from kiosk.errors import ImageError
 from kiosk.issuer import issue_code
-from kiosk.scanner.decoders import FRAME_PIXELS, ChainDecoder, ImageError, ZxingDecoder, read_image
+from kiosk.scanner.decoders import FRAME_PIXELS, ChainDecoder, ZxingDecoder, read_image
 from kiosk.scanner.fallbacks import as_gray
 from kiosk.scanner.synth import code_quad, random_look, render_frame
 from kiosk.scanner.types import Image

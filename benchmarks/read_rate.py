@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.scanner.decoders import ChainDecoder, ImageError, PyzbarDecoder, ZxingDecoder, read_image
+from kiosk.errors import ImageError
+from kiosk.scanner.decoders import ChainDecoder, PyzbarDecoder, ZxingDecoder, read_image
 from kiosk.scanner.types import Decoder, Image
 
 PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "qr-photos"

@@ -55,7 +55,7 @@ def queue_video(folder: Path, people: int, *, codes: bool = True) -> tuple[Path,
     return path, len(frames)
 
 
-def checkpoint_over(video: Path, folder: Path) -> tuple[Any, Any]:
+def checkpoint_over(video: Path, folder: Path) -> tuple[Any, Any, Any]:
     from kiosk import demo
     from kiosk.audit.recorder import Recorder
     from kiosk.audit.settings import LogConfig
@@ -65,13 +65,16 @@ def checkpoint_over(video: Path, folder: Path) -> tuple[Any, Any]:
     from kiosk.scanner.decoders import ChainDecoder
     from kiosk.scanner.frames import CaptureSource
     from kiosk.scanner.pipeline import CameraPipeline
+    from kiosk.scanner.preview_buffer import FrameBuffer
     from kiosk.trustdir import load_trust_dir
 
     log = LogConfig(folder / "audit.db", site="bench", lane="1", device="bench")
-    pipeline = CameraPipeline(CaptureSource(str(video), pace=True), ChainDecoder(), latest_wins=True)
+    preview = FrameBuffer()  # the screen's camera picture, connected as the wiring does
+    pipeline = CameraPipeline(CaptureSource(str(video), pace=True), ChainDecoder(), latest_wins=True,
+                              on_frame=preview.put)
     parts = CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(), [pipeline], None,
                             Recorder(AuditLog(log.path), log, os.urandom(32)), hold=3.0)
-    return Checkpoint(parts), pipeline
+    return Checkpoint(parts), pipeline, preview
 
 
 def part_latency(people: int) -> dict[str, Any]:
@@ -80,8 +83,9 @@ def part_latency(people: int) -> dict[str, Any]:
 
     folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-ui-"))
     video, frames = queue_video(folder, people)
-    checkpoint, pipeline = checkpoint_over(video, folder)
-    app = make_app(checkpoint, KioskSettings(fullscreen=False, sound=False), None, exit_when_ended=True)
+    checkpoint, pipeline, preview = checkpoint_over(video, folder)
+    app = make_app(checkpoint, KioskSettings(fullscreen=False, sound=False), None, exit_when_ended=True,
+                   preview=preview)
     try:
         app.run()
     finally:
@@ -98,8 +102,9 @@ def part_fps(seconds: float) -> dict[str, Any]:
 
     folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-ui-"))
     video, frames = queue_video(folder, max(2, int(seconds)), codes=False)  # no codes: the preview stays up
-    checkpoint, pipeline = checkpoint_over(video, folder)
-    app = make_app(checkpoint, KioskSettings(fullscreen=False, sound=False), None, exit_when_ended=True)
+    checkpoint, pipeline, preview = checkpoint_over(video, folder)
+    app = make_app(checkpoint, KioskSettings(fullscreen=False, sound=False), None, exit_when_ended=True,
+                   preview=preview)
     from kivy.clock import Clock  # type: ignore[import-untyped]  # after make_app: Kivy's environment is set
 
     marks: dict[str, Any] = {}

@@ -13,7 +13,6 @@ colours (they are committed: ~30-120 KB each instead of up to 400 KB).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -35,10 +34,11 @@ from kiosk.checkpoint.flow import Checkpoint, CheckpointParts  # noqa: E402
 from kiosk.checkpoint.pin import hash_pin  # noqa: E402
 from kiosk.checkpoint.settings import KioskSettings  # noqa: E402
 from kiosk.policy import Policy  # noqa: E402
+from kiosk.scanner.preview_buffer import FrameBuffer  # noqa: E402
 from kiosk.scanner.synth import Look, render_frame  # noqa: E402
 from kiosk.scanner.types import Frame  # noqa: E402
+from kiosk.sync.service import sync_once  # noqa: E402
 from kiosk.sync.settings import SyncConfig  # noqa: E402
-from kiosk.sync.transport import SyncError  # noqa: E402
 from kiosk.sync.wiring import SyncParts, build_sync  # noqa: E402
 from kiosk.thermometer.poller import ThermometerPoller  # noqa: E402
 from kiosk.thermometer.protocols import make_driver  # noqa: E402
@@ -70,20 +70,22 @@ class Door:
         shutil.copytree(demo.DEMO_DIR, self.trust, ignore=shutil.ignore_patterns("private"))
         log = LogConfig(folder / "audit.db", site="Joy City", lane="gate 2", device="kiosk-07")
         self.audit = AuditLog(log.path)
-        parts = CheckpointParts(self.trust, load_trust_dir(self.trust), Policy(reading_window=0.6), [], self.poller,
-                                Recorder(self.audit, log, os.urandom(32)), hold=600)
-        self.checkpoint = Checkpoint(parts)
+        # Kept: the pictures of trouble give this door a collector late (a scene a real kiosk never plays).
+        self.parts = CheckpointParts(self.trust, load_trust_dir(self.trust), Policy(reading_window=0.6), [],
+                                     self.poller, Recorder(self.audit, log, os.urandom(32)), hold=600)
+        self.checkpoint = Checkpoint(self.parts)
         self.settings = KioskSettings(fullscreen=False, sound=False, admin_pin_hash=hash_pin(PIN, iterations=1000),
                                       lockout_attempts=3, lockout_seconds=300)
         self.admin = Admin(self.checkpoint, self.settings, media_roots=[folder / "media"])
-        self.ui = UiHarness(self.checkpoint, self.settings, self.admin, size=size)
-        self.people: dict[str, demo.Scan] = {}
+        self.preview = FrameBuffer()
+        self.ui = UiHarness(self.checkpoint, self.settings, self.admin, size=size, preview=self.preview)
+        self.people: dict[str, demo.Person] = {}
         for someone in demo.queue(time.time()):
             self.people.setdefault(someone.expected, someone)
 
     def scan(self, path: Path) -> None:
         ui = self.ui
-        self.checkpoint.latest_frame = camera_picture(self.people["ok"].text)
+        self.preview.put(camera_picture(self.people["ok"].text))
         ui.until(lambda: "36.6" in ui.ids("scan").thermometer.text and ui.ids("scan").preview.live, "a reading")
         ui.shot(path)
 
@@ -104,8 +106,7 @@ class Door:
 
 def door(folder: Path, out: Path) -> None:
     at_door = Door(folder, PARTS["door"])
-    ui, checkpoint, admin, settings, simulator = (at_door.ui, at_door.checkpoint, at_door.admin, at_door.settings,
-                                                  at_door.simulator)
+    ui, admin, settings, simulator = at_door.ui, at_door.admin, at_door.settings, at_door.simulator
     app, audit, trust = ui.app, at_door.audit, at_door.trust
     try:
         at_door.scan(out / "01-scan.png")
@@ -155,7 +156,7 @@ def door(folder: Path, out: Path) -> None:
         ui.tap(button(app, "register", "返回  back"))
         ui.tap(button(app, "admin", "退出管理  leave admin"))
         # Trouble: the thermometer unplugged, trust data four days old, and a collector that cannot be reached.
-        checkpoint.parts.sync = unreachable_collector(folder, audit, trust)
+        at_door.parts.sync = unreachable_collector(folder, audit, trust)
         simulator.stop()
         stale = time.time() - 4 * 86400
         (trust / "refreshed.json").write_text(json.dumps({"at": stale, "how": "sync"}))
@@ -172,8 +173,7 @@ def unreachable_collector(folder: Path, audit: AuditLog, trust: Path) -> SyncPar
     """Sync to a collector on a port nobody listens on, after one failed pass: events pending, an error."""
     sync = build_sync(SyncConfig(url="http://127.0.0.1:9", device_key=folder / "device.key", timeout=1.0),
                       audit, trust)
-    with contextlib.suppress(SyncError):  # the failure is recorded in the sync state: the status bar shows it
-        sync.uploader.run_once()
+    sync_once(sync, pull_trust=False)  # the failure is recorded in the sync state: the status bar shows it
     return sync
 
 
@@ -186,10 +186,11 @@ def bus(folder: Path, out: Path, size: tuple[int, int] = PARTS["bus"], shots: di
                             Recorder(AuditLog(log.path), log, os.urandom(32)), hold=600)
     checkpoint = Checkpoint(parts)
     settings = KioskSettings(mode="bus", vehicle=VEHICLE, fullscreen=False, sound=False)
-    ui = UiHarness(checkpoint, settings, None, size=size)
+    preview = FrameBuffer()
+    ui = UiHarness(checkpoint, settings, None, size=size, preview=preview)
     people = list(demo.queue(time.time()))
     try:
-        checkpoint.latest_frame = camera_picture(people[0].text)
+        preview.put(camera_picture(people[0].text))
         ui.until(lambda: ui.ids("scan").preview.live, "the picture")
         if "scan" in shots:
             ui.shot(out / shots["scan"])

@@ -1,20 +1,12 @@
 """The kiosk's configuration file (TOML): where things are and the site policy.
 
-    [trust]
-    dir = "/var/lib/kiosk/trust"
-    warn_hours = 24          # trust data not refreshed for this long: a warning
-    alarm_hours = 72         # ... for this long: a louder one
-
-    [policy]
-    skew = 120
-    max_age = 300
-    accept_printed = true
-    fever_threshold = 37.3
-
-plus [thermometer] and [scanner] (kiosk/devices_config.py), [log]
-(kiosk/audit/settings.py), [sync] (kiosk/sync/settings.py), [kiosk] and
-[signal] (kiosk/checkpoint/settings.py). Found by
-`--config FILE`, else $KIOSK_CONFIG; with neither, the defaults hold.
+Every setting, its type, default and range, is declared in
+kiosk/settings_table.py (the README's settings table is made from it). This
+module reads [trust] and [policy] (kiosk/policy.py); [thermometer] and
+[scanner] are read by kiosk/devices_config.py, [log] by
+kiosk/audit/settings.py, [sync] by kiosk/sync/settings.py, [kiosk] and
+[signal] by kiosk/checkpoint/settings.py. Found by `--config FILE`, else
+$KIOSK_CONFIG; with neither, the defaults hold.
 """
 
 from __future__ import annotations
@@ -28,7 +20,8 @@ from typing import TYPE_CHECKING
 from kiosk.errors import ConfigError
 from kiosk.fileio import data_path
 from kiosk.policy import Policy
-from kiosk.tables import bad, check_table, names, shown
+from kiosk.settings_table import SECTIONS, default
+from kiosk.tables import bad, check_section, names
 
 # The sections' modules are imported where a section is read or made: `kiosk verify` with no
 # config file needs none of them, and it must start fast (benchmarks/startup.py).
@@ -39,8 +32,7 @@ if TYPE_CHECKING:
     from kiosk.sync.health import Limits
     from kiosk.sync.settings import SyncConfig
 
-KNOWN_SECTIONS = ("trust", "policy", "thermometer", "scanner", "log", "sync", "kiosk", "signal")
-TRUST_TYPES: dict[str, tuple[type, ...]] = {"dir": (str,), "warn_hours": (int, float), "alarm_hours": (int, float)}
+KNOWN_SECTIONS = tuple(SECTIONS)
 TRUST_DIR_WORDS = "the folder that holds trust.cose and roots/"
 
 
@@ -104,10 +96,7 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         raise ConfigError(f"{where}unknown section(s): {names(unknown)}; expected: {', '.join(KNOWN_SECTIONS)}")
     try:
         trust_dir, hours = _parse_trust(data.get("trust", {}), source)
-        policy_table = data.get("policy", {})
-        if not isinstance(policy_table, dict):
-            raise ConfigError(f"policy = {shown(policy_table)}: expected a [policy] table")
-        policy = Policy().with_values(policy_table)
+        policy = Policy.from_table(data.get("policy", {}))
         thermometer = parse_thermometer(data["thermometer"]) if "thermometer" in data else None
         scanner = parse_scanner(data.get("scanner", {}))
         log = parse_log(data["log"], source.parent if source else None) if "log" in data else None
@@ -117,23 +106,20 @@ def parse_config(text: str, source: Path | None = None) -> Config:
     except ConfigError as err:
         raise ConfigError(f"{where}{err}") from None
     limits = Limits(hours["warn_hours"] * 3600.0, hours["alarm_hours"] * 3600.0,
-                    sync.clock_warn if sync else Limits().clock_warn)
+                    sync.clock_warn if sync else float(default("sync", "clock_warn")))
     return Config(trust_dir, policy, source, thermometer, scanner, log, sync, limits, kiosk, signal)
 
 
 def _parse_trust(table: object, source: Path | None) -> tuple[Path, dict[str, float]]:
     """[trust]: the trust directory (relative to the config file) and the hours of its age warnings."""
-    trust = check_table("trust", table, TRUST_TYPES)
-    hours = {key: trust.get(key, default) for key, default in (("warn_hours", 24), ("alarm_hours", 72))}
-    for key, value in hours.items():
-        if not (0 < value < 1e6):
-            raise bad("trust", key, value, "hours above 0")
+    trust = check_section(SECTIONS["trust"], table)
+    hours = {key: trust[key] for key in ("warn_hours", "alarm_hours")}
     if hours["alarm_hours"] < hours["warn_hours"]:  # blame the one that was written
-        if "alarm_hours" in trust:
+        if isinstance(table, dict) and "alarm_hours" in table:
             raise bad("trust", "alarm_hours", hours["alarm_hours"], f"hours >= warn_hours ({hours['warn_hours']})")
         raise bad("trust", "warn_hours", hours["warn_hours"], f"hours <= alarm_hours ({hours['alarm_hours']}, "
                                                               "the default)")
-    trust_dir = Path(trust["dir"]) if "dir" in trust else default_trust_dir()
+    trust_dir = Path(trust["dir"]) if trust["dir"] is not None else default_trust_dir()
     if source is not None and not trust_dir.is_absolute():
         trust_dir = source.parent / trust_dir  # relative to the file, not to wherever the kiosk starts
     if trust_dir.exists() and not trust_dir.is_dir():

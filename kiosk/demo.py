@@ -34,7 +34,7 @@ THERMOMETER_REASONS = frozenset({"fever", "temperature_missing", "temperature_im
 
 
 @dataclass(frozen=True)
-class Scan:
+class Person:
     """One person at the checkpoint: what they show, what the thermometer says, what should happen."""
 
     who: str
@@ -69,7 +69,7 @@ def _tamper(text: str) -> str:
     return "PHC1:" + b45encode(bytes(raw))
 
 
-def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Scan]:
+def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Person]:
     """The demo queue: every verdict a volunteer meets in a day, in a few people."""
     tianjin = read_signing_key(directory / "private" / "tianjin.key")
     beijing = read_signing_key(directory / "private" / "beijing.key")
@@ -87,33 +87,33 @@ def queue(now: float, directory: Path = DEMO_DIR) -> Iterator[Scan]:
     def warm(celsius: float) -> Reading:
         return Reading(celsius, now - 0.5)
 
-    yield Scan("green phone code", phone(GREEN), warm(36.5), "ok")
-    yield Scan("green code from Beijing", phone(GREEN, beijing, BEIJING, name="王*"), warm(36.8), "ok")
-    yield Scan("amber phone code", phone(AMBER), warm(36.6), "status_amber")
-    yield Scan("red phone code", phone(RED), warm(36.4), "status_red")
-    yield Scan("feverish, green code", phone(GREEN), warm(38.2), "fever")
-    yield Scan("did not step up to the thermometer", phone(GREEN), None, "temperature_missing")
-    yield Scan("thermometer aimed at a sleeve", phone(GREEN), warm(29.5), "temperature_implausible")
-    yield Scan("screenshot of a code 10 minutes old", phone(GREEN, age=600), warm(36.5), "too_old")
-    yield Scan("printed code from last month", paper(GREEN, t - 30 * 86400, t + 30 * 86400), warm(36.7), "ok")
-    yield Scan("printed code that expired", paper(GREEN, t - 60 * 86400, t - 3600), warm(36.7), "expired")
-    yield Scan("printed code, status changed to red since",
+    yield Person("green phone code", phone(GREEN), warm(36.5), "ok")
+    yield Person("green code from Beijing", phone(GREEN, beijing, BEIJING, name="王*"), warm(36.8), "ok")
+    yield Person("amber phone code", phone(AMBER), warm(36.6), "status_amber")
+    yield Person("red phone code", phone(RED), warm(36.4), "status_red")
+    yield Person("feverish, green code", phone(GREEN), warm(38.2), "fever")
+    yield Person("did not step up to the thermometer", phone(GREEN), None, "temperature_missing")
+    yield Person("thermometer aimed at a sleeve", phone(GREEN), warm(29.5), "temperature_implausible")
+    yield Person("screenshot of a code 10 minutes old", phone(GREEN, age=600), warm(36.5), "too_old")
+    yield Person("printed code from last month", paper(GREEN, t - 30 * 86400, t + 30 * 86400), warm(36.7), "ok")
+    yield Person("printed code that expired", paper(GREEN, t - 60 * 86400, t - 3600), warm(36.7), "expired")
+    yield Person("printed code, status changed to red since",
                paper(GREEN, JAN_2026, JAN_2036, LI_LEI), warm(36.6), "status_red")
-    yield Scan("code signed with a revoked key", phone(GREEN, leaked, SHANGHAI), warm(36.5), "key_revoked")
-    yield Scan("forged code (unknown signer)", phone(GREEN, stranger), warm(36.5), "unknown_key")
-    yield Scan("edited screenshot", _tamper(phone(RED)), warm(36.5), "bad_signature")
-    yield Scan("a shop's payment QR", "https://pay.example.com/shop/1234", warm(36.5), "not_health_code")
-    yield Scan("a damaged code", "PHC1:6BF%NOT*A*CODE", warm(36.5), "malformed")
+    yield Person("code signed with a revoked key", phone(GREEN, leaked, SHANGHAI), warm(36.5), "key_revoked")
+    yield Person("forged code (unknown signer)", phone(GREEN, stranger), warm(36.5), "unknown_key")
+    yield Person("edited screenshot", _tamper(phone(RED)), warm(36.5), "bad_signature")
+    yield Person("a shop's payment QR", "https://pay.example.com/shop/1234", warm(36.5), "not_health_code")
+    yield Person("a damaged code", "PHC1:6BF%NOT*A*CODE", warm(36.5), "malformed")
 
 
-def bus_queue(now: float, directory: Path = DEMO_DIR) -> list[Scan]:
+def bus_queue(now: float, directory: Path = DEMO_DIR) -> list[Person]:
     """The demo queue at a bus door: no thermometer, so nobody is measured and the people who were there for the
     thermometer stay off; everyone else's code decides as at the door, with the same reason."""
     return [replace(person, reading=None) for person in queue(now, directory)
             if person.expected not in THERMOMETER_REASONS]
 
 
-def render_queue(people: list[Scan], path: Path, fps: float = 30, stepping: int = 3, showing: int = 4) -> Path:
+def render_queue(people: list[Person], path: Path, fps: float = 30, stepping: int = 3, showing: int = 4) -> Path:
     """A video of the queue as the kiosk's camera films it: each person steps up (`stepping` frames with no
     code yet) and shows their code (`showing` frames)."""
     from kiosk.scanner.synth import Look, render_frame, write_video

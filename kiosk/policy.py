@@ -1,51 +1,42 @@
-"""Site policy: the thresholds of spec section 5, each configurable per site."""
+"""Site policy: the thresholds of spec section 5, each configurable per site.
+
+Their types, defaults and ranges are declared once, in kiosk/settings_table.py
+([policy]); a Policy checks its own values against them whether it was read
+from the config file or made in code, so every bad value is the same one line.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
-from kiosk.errors import ConfigError
-from kiosk.tables import bad, names
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+from kiosk.settings_table import SECTIONS, default
+from kiosk.tables import bad, check_section
 
 
 @dataclass(frozen=True)
 class Policy:
-    skew: float = 120.0  # seconds of clock difference forgiven on iat and exp
-    max_age: float = 300.0  # seconds a dynamic (phone) code stays good after iat
-    accept_printed: bool = True
-    require_temperature: bool = False  # a checkpoint with a thermometer sets this
-    fever_threshold: float = 37.3  # degrees Celsius, reading >= this is a fever
-    plausible_min: float = 34.0
-    plausible_max: float = 43.0
-    reading_window: float = 3.0  # seconds: a reading older than this is not fresh
+    skew: float = default("policy", "skew")  # seconds of clock difference forgiven on iat and exp
+    max_age: float = default("policy", "max_age")  # seconds a dynamic (phone) code stays good after iat
+    accept_printed: bool = default("policy", "accept_printed")
+    require_temperature: bool = default("policy", "require_temperature")  # a checkpoint with a thermometer sets it
+    fever_threshold: float = default("policy", "fever_threshold")  # degrees Celsius, reading >= this is a fever
+    plausible_min: float = default("policy", "plausible_min")
+    plausible_max: float = default("policy", "plausible_max")
+    reading_window: float = default("policy", "reading_window")  # seconds: a reading older than this is not fresh
 
     def __post_init__(self) -> None:
         # The messages name the [policy] setting as the config file spells it: most values come from there.
-        for name in ("skew", "max_age", "reading_window"):
-            value = getattr(self, name)
-            if not (_is_number(value) and math.isfinite(value) and value >= 0):
-                raise bad("policy", name, value, "a number of seconds, 0 or more")
-        for name in ("fever_threshold", "plausible_min", "plausible_max"):
-            value = getattr(self, name)
-            if not (_is_number(value) and math.isfinite(value)):
-                raise bad("policy", name, value, "a temperature in Celsius, e.g. 37.3")
-        if self.plausible_min > self.plausible_max:
+        check_section(SECTIONS["policy"], {f.name: getattr(self, f.name) for f in fields(self)})
+        if self.plausible_min > self.plausible_max:  # the one rule between two settings
             raise bad("policy", "plausible_min", self.plausible_min,
                       f"a temperature at most plausible_max ({self.plausible_max})")
-        for name in ("accept_printed", "require_temperature"):
-            if not isinstance(getattr(self, name), bool):
-                raise bad("policy", name, getattr(self, name), "true or false")
+
+    @classmethod
+    def from_table(cls, table: object) -> Policy:
+        """The [policy] section of a config file: its values, else the declared defaults."""
+        return cls(**check_section(SECTIONS["policy"], table))
 
     def with_values(self, values: Mapping[str, object]) -> Policy:
         """A copy with `values` (e.g. a TOML [policy] table) applied; unknown names are errors."""
-        known = [f.name for f in fields(self)]
-        unknown = sorted(set(values) - set(known), key=str)
-        if unknown:
-            raise ConfigError(f"[policy] unknown setting(s): {names(unknown)}; expected one of: {', '.join(known)}")
-        return replace(self, **values)  # type: ignore[arg-type]
+        return Policy.from_table({**{f.name: getattr(self, f.name) for f in fields(self)}, **values})

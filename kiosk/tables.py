@@ -1,4 +1,4 @@
-"""The check every section of the configuration file starts with, and the one shape of its errors.
+"""The one check of a configuration file's section against its declaration, and the one shape of its errors.
 
 Every bad setting is one line that names it, shows the value as it was written
 (cut when long: a config file is not a place for a megabyte of text) and says
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kiosk.settings_model import Section, Setting
 
 SHOWN = 60  # characters of a bad value shown in a message
 TYPE_WORDS = {str: "text in quotes", int: "a whole number", float: "a number", bool: "true or false",
@@ -52,21 +55,44 @@ def type_words(types: tuple[type, ...]) -> str:
     return " or ".join(TYPE_WORDS.get(t, t.__name__) for t in types)
 
 
-def check_table(section: str, table: object, types: Mapping[str, tuple[type, ...]],
-                within: str = "") -> Mapping[str, Any]:
-    """`table` if it is a table of known settings of the right types; ConfigError naming the first that is not.
+def is_of(value: object, types: tuple[type, ...]) -> bool:
+    """`value` is one of `types`; a TOML boolean is not taken for a number."""
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
 
-    A typo is an error, never silently a default; a TOML boolean is not taken for a number. `within`
-    names an inline table inside the section (`compensation.`), for the messages.
+
+def check_section(section: Section, table: object, *, settings: Mapping[str, Setting] | None = None,
+                  within: str = "") -> dict[str, Any]:
+    """Every setting of `section` from `table`, as kiosk/settings_table.py declares them: the table's value, else
+    the declared default. ConfigError naming the first thing wrong, in this order: not a table, unknown settings
+    (a typo is an error, never silently a default), a wrong type (in the file's order), a required setting
+    missing, a value out of range or not among the choices (in the declared order).
+
+    `settings` and `within` (`compensation.`) read an inline table inside the section, for the messages.
     """
+    name, declared = section.name, section.settings if settings is None else settings
     if not isinstance(table, Mapping):
         if within:
-            raise ConfigError(f"[{section}] {within[:-1]} = {shown(table)}: expected a table, {{ ... }}")
-        raise ConfigError(f"{section} = {shown(table)}: expected a [{section}] table")
-    if unknown := sorted(set(table) - set(types), key=str):
-        raise ConfigError(f"[{section}] unknown setting(s): {names(within + str(k) for k in unknown)}; "
-                          f"expected one of: {', '.join(within + k for k in types)}")
+            raise ConfigError(f"[{name}] {within[:-1]} = {shown(table)}: expected a table, {{ ... }}")
+        raise ConfigError(f"{name} = {shown(table)}: expected a [{name}] table")
+    if unknown := sorted(set(table) - set(declared), key=str):
+        raise ConfigError(f"[{name}] unknown setting(s): {names(within + str(k) for k in unknown)}; "
+                          f"expected one of: {', '.join(within + k for k in declared)}")
     for key, value in table.items():
-        if not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
-            raise bad(section, within + key, value, type_words(types[key]))
-    return table
+        setting = declared[key]
+        if not is_of(value, setting.types):
+            own = section.own_words and setting.expected
+            raise bad(name, within + key, value, setting.words() if own else type_words(setting.types))
+    if any(setting.required and key not in table for key, setting in declared.items()):
+        raise ConfigError(f"[{name}] {section.needs}")
+    values: dict[str, Any] = {}
+    for key, setting in declared.items():
+        value = table.get(key, setting.default)
+        if key in table and (problem := setting.problem(value)) is not None:
+            raise bad(name, within + key, value, problem)
+        if isinstance(value, (list, dict)):
+            value = value.copy()  # a declared default is never handed out to be changed
+        if setting.within:
+            value = check_section(section, {} if value is None else value,
+                                  settings={s.key: s for s in setting.within}, within=f"{within}{key}.")
+        values[key] = value
+    return values

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 VerdictName = Literal["pass", "deny", "retry"]
 
-# reason -> verdict, in the order the checks run (spec section 5).
+# reason -> verdict: the reasons of spec section 5 in the order the checks run, then this project's own.
 REASONS: dict[str, VerdictName] = {
     "not_health_code": "deny",
     "malformed": "deny",
@@ -50,6 +50,9 @@ REASONS: dict[str, VerdictName] = {
     "temperature_implausible": "retry",
     "fever": "deny",
     "ok": "pass",
+    # A pass refused because the audit log cannot be written ([log] on_failure = "deny"; spec section 8). The
+    # recording step gives it, after decide(), which never does: the code itself was fine.
+    "log_unavailable": "deny",
 }
 
 

@@ -25,7 +25,8 @@ from nacl.signing import SigningKey
 
 from kiosk.audit.events import Event
 from kiosk.audit.store import AuditLog
-from kiosk.collector.store import CollectorStore, open_store
+from kiosk.collector.database import open_store
+from kiosk.collector.store import CollectorStore
 from kiosk.device_identity import DeviceIdentity, load_or_create
 
 

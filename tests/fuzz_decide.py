@@ -10,7 +10,7 @@ reaches past the signature check, where a trusted key has vouched for the bytes:
   2  any claims payload, signed by a trusted key with a valid protected header
   3  any protected header, signed by a trusted key over valid claims
   4  a signed code built field by field by a CBOR grammar the input steers
-A crash (an exception out of decide_strict, a verdict whose JSON does not print,
+A crash (an exception out of decide_strict, a verdict whose JSON does not print, a log_unavailable,
 or a pass in shapes 0 and 1 of content the key never signed) is reported by libFuzzer with the input that caused it.
 Not collected by pytest (no test_ prefix); the property tests cover the same
 ground with hand-built CBOR in tests/test_hostile_properties.py.
@@ -143,6 +143,8 @@ def one_input(data: bytes) -> None:
         text = _structured(atheris.FuzzedDataProvider(rest))
     verdict = decide_strict(text, STORE, POLICY, None, NOW)
     json.dumps(verdict.as_dict(), ensure_ascii=False, allow_nan=False)
+    if verdict.reason == "log_unavailable":  # the recording step's reason (spec section 8), never the verifier's
+        raise AssertionError(f"decide() said the log is down: {text[:80]}")
     if shape < 2 and verdict.verdict == "pass":
         # Only what the trusted key signed may pass; the envelope around it may vary (COSE allows that).
         signed = decode_text(text).sign1

@@ -147,14 +147,17 @@ def mounted_sticks(path: Path) -> bool:
 
 
 @pytest.fixture
-def checkpoint(tmp_path: Path, trust_dir: Path) -> Iterator[Checkpoint]:
+def recorder(tmp_path: Path) -> Iterator[Recorder]:
     settings = LogConfig(tmp_path / "audit.db", site="Joy City", lane="2", device="kiosk-07",
                          manual_fields=("name", "phone"))
-    audit = AuditLog(settings.path)
-    parts = CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(),
-                            recorder=Recorder(audit, settings, b"k" * 32))
-    yield Checkpoint(parts, clock=lambda: NOW)
-    audit.close()
+    with Recorder(AuditLog(settings.path), settings, b"k" * 32) as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def checkpoint(recorder: Recorder, trust_dir: Path) -> Checkpoint:
+    return Checkpoint(CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(), recorder=recorder),
+                      clock=lambda: NOW)
 
 
 def make_admin(checkpoint: Checkpoint, media: Path, **kiosk: object) -> Admin:
@@ -168,8 +171,7 @@ def admin(checkpoint: Checkpoint, media: Path) -> Admin:
 
 
 def events(checkpoint: Checkpoint) -> list[Event]:
-    assert checkpoint.parts.recorder is not None
-    return list(checkpoint.parts.recorder.audit.events())
+    return list(reversed(checkpoint.recent(1_000_000)))  # oldest first
 
 
 def admin_events(checkpoint: Checkpoint, action: str) -> list[dict[str, object]]:
@@ -337,7 +339,7 @@ def test_recent_rows_are_newest_first_in_local_time(admin: Admin, checkpoint: Ch
 
 
 def test_every_action_is_an_admin_event_and_the_pin_is_never_logged(
-        admin: Admin, checkpoint: Checkpoint, media: Path, tmp_path: Path) -> None:
+        admin: Admin, checkpoint: Checkpoint, recorder: Recorder, media: Path, tmp_path: Path) -> None:
     (media / "STICK").mkdir()
     admin.unlock(WRONG)
     admin.unlock(PIN)
@@ -352,14 +354,13 @@ def test_every_action_is_an_admin_event_and_the_pin_is_never_logged(
                                                      "register", "leave"]
     assert [e.details["result"] for e in logged[:2]] == ["failed", "ok"]
     assert {(e.operator, e.site, e.lane, e.device) for e in logged} == {("admin", "Joy City", "2", "kiosk-07")}
-    assert checkpoint.parts.recorder is not None and checkpoint.parts.recorder.audit.verify().ok
+    assert recorder.audit.verify().ok
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("audit.db*"))
     assert PIN.encode() not in stored and WRONG.encode() not in stored
 
 
-def test_a_log_that_cannot_be_written_never_blocks_an_action(admin: Admin, checkpoint: Checkpoint) -> None:
-    recorder = checkpoint.parts.recorder
-    assert recorder is not None
+def test_a_log_that_cannot_be_written_never_blocks_an_action(admin: Admin, checkpoint: Checkpoint,
+                                                             recorder: Recorder) -> None:
     recorder.audit.close()
     assert admin.unlock(PIN).ok and admin.set_policy(fever_threshold=37.5).ok
     assert checkpoint.policy.fever_threshold == 37.5 and recorder.last_error is not None
@@ -376,7 +377,7 @@ def test_without_a_log_the_actions_that_need_one_say_so(trust_dir: Path, media: 
 
 
 def test_admin_actions_on_another_thread_never_cost_a_verdict_its_event(checkpoint: Checkpoint,
-                                                                      media: Path) -> None:
+                                                                      recorder: Recorder, media: Path) -> None:
     admin = make_admin(checkpoint, media, lockout_attempts=10_000)
     text = code()
     threads = [threading.Thread(target=lambda: [scan(checkpoint, text) for _ in range(150)]),
@@ -385,8 +386,7 @@ def test_admin_actions_on_another_thread_never_cost_a_verdict_its_event(checkpoi
         thread.start()
     for thread in threads:
         thread.join()
-    recorder = checkpoint.parts.recorder
-    assert recorder is not None and recorder.last_error is None  # no verdict said "audit log not written"
+    assert recorder.last_error is None  # no verdict said "audit log not written"
     assert recorder.audit.count() == 300 and recorder.audit.verify().ok
 
 
@@ -403,14 +403,12 @@ def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
 
 
 def test_sync_now_sends_the_log_and_pulls_trust_once_enrolled(
-        checkpoint: Checkpoint, media: Path, tmp_path: Path, collector: CollectorProcess) -> None:
-    recorder = checkpoint.parts.recorder
-    assert recorder is not None
+        recorder: Recorder, trust_dir: Path, media: Path, tmp_path: Path, collector: CollectorProcess) -> None:
     sync = build_sync(SyncConfig(collector.url, device_key=tmp_path / "device.key", timeout=5), recorder.audit,
-                      checkpoint.parts.trust_dir)
-    checkpoint.parts.sync = sync
-    admin = make_admin(checkpoint, media)
-    try:
+                      trust_dir)
+    parts = CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(), recorder=recorder, sync=sync)
+    with Checkpoint(parts, clock=lambda: NOW) as checkpoint:  # stopped on the way out: sync closed with it
+        admin = make_admin(checkpoint, media)
         for _ in range(5):
             scan(checkpoint, code())
         refused = admin.sync_now()
@@ -427,8 +425,6 @@ def test_sync_now_sends_the_log_and_pulls_trust_once_enrolled(
         scan(checkpoint, code())
         assert checkpoint.trust.bundle.seq == 3
         assert [(d["ok"], d.get("sent")) for d in admin_events(checkpoint, "sync")] == [(False, None), (True, 6)]
-    finally:
-        sync.close()
 
 
 # -- kiosk admin hash-pin ------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.audit.events import Event
-from kiosk.audit.store import AuditLog, LogWriteError
-from kiosk.errors import KioskError
+from kiosk.audit.store import AuditLog
+from kiosk.errors import KioskError, LogWriteError
 from tests.conftest import made_read_only
 
 ROOT = Path(__file__).resolve().parents[1]

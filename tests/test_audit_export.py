@@ -101,7 +101,7 @@ def test_every_column_has_a_chinese_and_an_english_header() -> None:
 def test_chinese_export_translates_values_and_keeps_the_raw_reason(log: AuditLog, tmp_path: Path) -> None:
     export(log, tmp_path / "zh.csv", "csv", tz=TZ, language="zh")
     rows = read_csv(tmp_path / "zh.csv")
-    assert column(rows, "verdict")[:3] == ["通过", "拒绝", "重试"]
+    assert column(rows, "verdict")[:3] == ["通行", "禁止", "重试"]  # one word a verdict, as on the screen
     assert column(rows, "reason")[:3] == ["正常", "码已过期", "未测体温"]
     assert column(rows, "reason_code")[:3] == ["ok", "expired", "temperature_missing"]
     assert column(rows, "status")[:2] == ["绿码", "黄码"]
@@ -192,7 +192,7 @@ def test_xlsx_is_a_workbook_with_a_frozen_header_and_real_numbers(log: AuditLog,
     first = re.search(r'<c r="A2"[^>]*><v>([0-9.]+)</v>', sheet)
     assert first and float(first[1]) == pytest.approx(excel_day, abs=1e-8)  # local time, as an Excel date
     assert "<f>" not in sheet and "=1+1" in sheet  # typed text never becomes a formula
-    assert "拒绝" in sheet and "码已过期" in sheet
+    assert "禁止" in sheet and "码已过期" in sheet
 
 
 def test_xlsx_starts_a_new_sheet_when_one_is_full(log: AuditLog, tmp_path: Path,

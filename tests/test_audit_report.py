@@ -141,7 +141,7 @@ def test_the_chinese_page(log: AuditLog, tmp_path: Path) -> None:
     page = (tmp_path / "day.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in page and "人民广场站 · 检查点日报 · 2026-11-27" in page
     assert '<td>人数</td><td class="n">14</td>' in section(page, "totals")
-    assert '<td>拒绝</td><td>码已过期</td><td>expired</td><td class="n">2</td>' in section(page, "verdicts")
+    assert '<td>禁止</td><td>码已过期</td><td>expired</td><td class="n">2</td>' in section(page, "verdicts")
     assert "至日终未恢复" in section(page, "devices")
     assert "Asia/Shanghai" in page
 
@@ -281,7 +281,7 @@ def test_the_configured_timezone_is_the_reports_zone(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("language", "words", "not_words"), [
-    ("zh", ["摄像头 (kiosk-1)", "<td>断开</td>", "体温计 (kiosk-1)"],
+    ("zh", ["摄像头 (kiosk-1)", "<td>断开</td>", "测温仪 (kiosk-1)", "<td>未连接</td>"],
      ["camera", "lost", "thermometer", "disconnected"]),
     ("en", ["camera (kiosk-1)", "<td>lost</td>", "thermometer (kiosk-1)", "<td>disconnected</td>"], ["摄像头", "断开"]),
 ])

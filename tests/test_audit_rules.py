@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.audit.events import Event, new_id, subject_reference
-from kiosk.audit.store import AuditLog, LogWriteError
+from kiosk.audit.store import AuditLog
+from kiosk.errors import LogWriteError
 
 T0 = 1_700_000_000.0
 MAX_MILLIS = 2**48 - 1  # a ULID's time is 48 bits of milliseconds

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from kiosk.audit import store
 from kiosk.audit.events import COLUMNS, Event, new_id
-from kiosk.audit.store import AuditLog, LogWriteError
-from kiosk.errors import KioskError
+from kiosk.audit.store import AuditLog
+from kiosk.errors import KioskError, LogWriteError
 
 T0 = 1_700_000_000.0  # 2023-11-14, a plain epoch second
 MAX_AT = 2**47 / 1000  # a ULID holds 48 bits of milliseconds; stay well inside them

@@ -21,13 +21,14 @@ from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
 from kiosk.checkpoint.settings import SignalSettings, parse_kiosk
 from kiosk.checkpoint.signal import PassSignal
 from kiosk.checkpoint.view import DeviceStates, SyncSummary, VerdictView, status_view, verdict_view
-from kiosk.checkpoint.wording import REASONS, VERDICTS
+from kiosk.checkpoint.wording import VERDICT_LOOKS
 from kiosk.config import parse_config
 from kiosk.errors import ConfigError
 from kiosk.healthcode import RED
 from kiosk.policy import Policy
 from kiosk.scanner.types import Scan
 from kiosk.sync.health import alerts
+from kiosk.terms import REASON_SCREENS
 from kiosk.trustdir import load_trust_dir
 from kiosk.verdict import REASONS as SPEC_REASONS
 from kiosk.verdict import Reading, decide
@@ -36,11 +37,11 @@ from tests.test_checkpoint_rules import GUARD, committed_scans, guarded
 
 
 def test_every_reason_of_the_spec_has_words_in_both_languages() -> None:
-    assert set(SPEC_REASONS) | {"log_unavailable"} == set(REASONS)
-    for zh, en in REASONS.values():
+    assert set(SPEC_REASONS) == set(REASON_SCREENS)  # log_unavailable included
+    for zh, en in REASON_SCREENS.values():
         assert zh and en and zh != en and len(en) <= 60  # a few words, read at arm's length
-    assert set(VERDICTS) == {"pass", "deny", "retry"}
-    assert len({v[2] for v in VERDICTS.values()}) == 3 and len({v[3] for v in VERDICTS.values()}) == 3
+    assert set(VERDICT_LOOKS) == {"pass", "deny", "retry"}
+    assert len({v[0] for v in VERDICT_LOOKS.values()}) == 3 and len({v[1] for v in VERDICT_LOOKS.values()}) == 3
 
 
 WARM = Reading(36.6, NOW)
@@ -72,10 +73,17 @@ def test_a_verdict_view_says_what_happened_and_what_to_do(text: str, reading: Re
     assert shown.temperature == (None if reading is None else f"{reading.celsius:.1f} °C")
 
 
-def test_a_pass_refused_for_a_dead_log_is_shown_as_a_deny_saying_so() -> None:
-    shown = view(code(), refused=True)
+def test_a_pass_refused_for_a_dead_log_is_shown_as_a_deny_saying_so(tmp_path: Path) -> None:
+    settings = LogConfig(tmp_path / "audit.db", on_failure="deny")
+    recorder = Recorder(AuditLog(settings.path), settings, None)
+    recorder.close()  # the log can no longer be written
+    verdict = decide(code(), World().store(), Policy(require_temperature=True), WARM, NOW)
+    assert verdict.verdict == "pass"
+    shown = verdict_view(recorder.record(verdict, NOW), at=NOW, hold=3.0)  # the recorder's decision, shown as is
     assert (shown.verdict, shown.reason, shown.icon) == ("deny", "log_unavailable", "cross")
     assert "logging is down" in shown.reason_en
+    assert (shown.details["verdict"], shown.details["reason"]) == ("deny", "log_unavailable")
+    assert any(w.startswith("audit log not written") for w in shown.warnings)
 
 
 @pytest.mark.parametrize("devices, keys_levels", [
@@ -98,6 +106,9 @@ def test_the_status_bar_warns_of_old_trust_the_clock_unsynced_events_and_a_dead_
     levels = {i.key: i.level for i in bar.items}
     assert levels == {"thermometer": "ok", "trust": "alarm", "clock": "warn", "sync": "warn", "log": "alarm"}
     assert "42 unsynced" in bar.item("sync").en and "2 h ago" in bar.item("sync").en  # type: ignore[union-attr]
+    never = status_view(DeviceStates(), [], SyncSummary(True, 2, None, "cannot reach"), None, NOW).item("sync")
+    assert never is not None and (never.en, never.zh, never.level) == ("2 unsynced · last sync never",
+                                                                        "待上传 2 · 上次同步 从未", "warn")
     assert "36.6°C" in bar.item("thermometer").en and bar.worst == "alarm"  # type: ignore[union-attr]
 
 

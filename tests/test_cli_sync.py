@@ -238,7 +238,8 @@ def test_the_collector_speaks_https_and_the_kiosk_checks_its_certificate(tmp_pat
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
-    from kiosk.sync.transport import HttpTransport, SyncUnavailable
+    from kiosk.errors import SyncUnavailable
+    from kiosk.sync.transport import HttpTransport
 
     collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, https=(cert, key))
     try:

@@ -20,9 +20,10 @@ import pytest
 from kiosk.audit.events import Event
 from kiosk.audit.store import AuditLog
 from kiosk.cli.main import build_parser
+from kiosk.errors import SyncError, SyncRefused
 from kiosk.sync.outbox import Outbox
-from kiosk.sync.transport import HttpTransport, SyncError
-from kiosk.sync.uploader import PassResult, SyncRefused, Uploader
+from kiosk.sync.transport import HttpTransport
+from kiosk.sync.uploader import PassResult, Uploader
 from tests.collector_process import (
     CollectorProcess,
     Kiosk,

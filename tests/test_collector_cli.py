@@ -27,7 +27,7 @@ from nacl.signing import SigningKey
 
 from kiosk.audit.events import Event
 from kiosk.audit.store import AuditLog
-from kiosk.collector.store import open_store
+from kiosk.collector.database import open_store
 from kiosk.cose import kid_of
 from kiosk.keyfiles import private_key_text
 from kiosk.sync.protocol import Batch, Linked, encode_batch, open_batch, sign

@@ -29,11 +29,13 @@ from kiosk.audit.events import GENESIS, Event, chain_hash
 from kiosk.audit.export import SOURCE
 from kiosk.audit.store import AuditLog
 from kiosk.collector import schema
+from kiosk.collector.database import open_store
 from kiosk.collector.pg_store import PostgresStore
 from kiosk.collector.sqlite_store import SqliteStore
-from kiosk.collector.store import REPLAY_MEMORY, ROW_COLUMNS, CollectorStore, Head, Ingested, StoreError, open_store
+from kiosk.collector.store import REPLAY_MEMORY, ROW_COLUMNS, CollectorStore, Head, Ingested
 from kiosk.cose import kid_of
-from kiosk.sync.protocol import Batch, BatchRefused, Linked, encode_batch, open_batch, sign
+from kiosk.errors import BatchRefused, StoreError
+from kiosk.sync.protocol import Batch, Linked, encode_batch, open_batch, sign
 from tests.factories import key
 from tests.pg_server import create_database
 

@@ -14,8 +14,9 @@ import pytest
 import segno
 import zxingcpp
 
+from kiosk.errors import ImageError
 from kiosk.scanner import decoders
-from kiosk.scanner.decoders import ChainDecoder, ImageError, PyzbarDecoder, ZxingDecoder, decode_file, ordered
+from kiosk.scanner.decoders import ChainDecoder, PyzbarDecoder, ZxingDecoder, decode_file, ordered
 from kiosk.scanner.fallbacks import VIEWS, enlarged, equalized, rotated
 from kiosk.scanner.types import Image
 

@@ -196,10 +196,6 @@ def test_a_bus_demo_starts_no_thermometer(tmp_path: Path) -> None:
     from kiosk.demo import bus_queue
 
     for bus in (True, False):
-        demo = build_demo(tmp_path / str(bus), pace=0.8, people=bus_queue(0)[:1], bus=bus)
-        try:
-            started = (demo.simulator is not None, demo.checkpoint.parts.thermometer is not None)
+        with build_demo(tmp_path / str(bus), pace=0.8, people=bus_queue(0)[:1], bus=bus) as demo:
+            started = (demo.simulator is not None, demo.checkpoint.devices().thermometer is not None)
             assert started == (not bus, not bus), bus
-        finally:
-            demo.close()
-            demo.log.close()

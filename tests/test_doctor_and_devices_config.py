@@ -132,6 +132,18 @@ def test_doctor_fails_on_a_missing_device(site: tuple[Path, Simulator, Path],
     assert any(line.startswith("FAIL  thermometer") and "disconnected" in line for line in lines)
 
 
+def test_doctor_says_a_bad_config_once_and_names_every_check(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[scanner]\nidle_fps = -1\n")
+    assert main(["doctor", "--config", str(config)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    said = [line for line in lines if "idle_fps" in line]
+    assert len(said) == 1 and said[0].startswith("FAIL  config"), lines
+    assert [line.split()[1] for line in lines[:3]] == ["config", "trust", "sync"]
+    assert not any("<lambda>" in line for line in lines)
+
+
 def test_scan_takes_the_temperature_from_the_configured_thermometer(site: tuple[Path, Simulator, Path],
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     config, _, tmp_path = site

@@ -20,7 +20,7 @@ import pytest
 from kiosk.audit.events import Event
 from kiosk.audit.export import export
 from kiosk.audit.store import AuditLog
-from kiosk.collector.store import open_store
+from kiosk.collector.database import open_store
 
 TZ = ZoneInfo("Asia/Shanghai")
 SITE_FIELDS = ("phone", "name", "seat_row")  # the site's order, and a field no words are known for
@@ -45,7 +45,7 @@ EVENTS = [
           details={"action": "export", "ok": True, "events": 3}),
 ]
 # What a site manager should read in the reason column of the device and admin events, in each language.
-WORDS = {"zh": ["体温计断开", "摄像头断开", "导出到U盘"],
+WORDS = {"zh": ["测温仪未连接", "摄像头断开", "导出到U盘"],  # the scan screen's words for the thermometer
          "en": ["thermometer disconnected", "camera lost", "export to USB"]}
 
 

@@ -21,11 +21,14 @@ import pytest
 from nacl.signing import SigningKey
 
 from kiosk.audit.store import AuditLog
+from kiosk.errors import SyncError, SyncRefused, SyncUnavailable
 from kiosk.sync.health import alerts
 from kiosk.sync.outbox import Outbox
 from kiosk.sync.protocol import DEVICE_HEADER, SIGNATURE_HEADER, encode_batch, sign
-from kiosk.sync.transport import HttpTransport, SyncError, SyncUnavailable
-from kiosk.sync.uploader import SyncRefused, Uploader
+from kiosk.sync.service import SyncParts, sync_once
+from kiosk.sync.settings import SyncConfig
+from kiosk.sync.transport import HttpTransport
+from kiosk.sync.uploader import Uploader
 from tests.chaos_proxy import ChaosProxy
 from tests.collector_process import CollectorProcess, Kiosk
 
@@ -68,6 +71,8 @@ class Side:
         self.transport = HttpTransport(url, timeout=timeout)
         self.uploader = Uploader(self.outbox, self.transport, kiosk.identity, batch=BATCH,
                                  clock=clock)  # type: ignore[arg-type]
+        self.parts = SyncParts(self.outbox, self.transport, kiosk.identity, self.uploader, None,
+                               SyncConfig(url, timeout=timeout))
 
     def close(self) -> None:
         self.transport.close()
@@ -125,9 +130,9 @@ def test_after_a_network_fault_everything_arrives_exactly_once(
     side.uploader.run_once()  # a first part goes through: the fault hits mid-log
     kiosk.add(250)
     proxy.set(mode, **params)  # type: ignore[arg-type]
-    with pytest.raises(SyncError):
-        side.uploader.run_once()
-    assert side.outbox.pending() > 0 and side.outbox.state().last_error
+    failed = sync_once(side.parts)  # the sync service: it records the failure, never raises it
+    assert failed.error and failed.pending is not None and failed.pending > 0
+    assert side.outbox.pending() == failed.pending and side.outbox.state().last_error == failed.error
     proxy.set("pass")
     sync_until_done(side)
     assert side.outbox.pending() == 0

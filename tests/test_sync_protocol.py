@@ -15,17 +15,9 @@ from kiosk.audit.events import GENESIS, Event, chain_hash
 from kiosk.audit.store import AuditLog
 from kiosk.collector.store import Head, check_chain
 from kiosk.cose import kid_of
+from kiosk.errors import BatchRefused
 from kiosk.sync.outbox import Outbox
-from kiosk.sync.protocol import (
-    MAX_EVENTS,
-    BatchRefused,
-    Linked,
-    encode_batch,
-    open_batch,
-    parse_ack,
-    parse_batch,
-    sign,
-)
+from kiosk.sync.protocol import MAX_EVENTS, Linked, encode_batch, open_batch, parse_ack, parse_batch, sign
 
 KEY = SigningKey(bytes(range(32)))
 DEVICE = kid_of(bytes(KEY.verify_key)).hex()

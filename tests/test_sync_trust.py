@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.sync.transport import HttpTransport, SyncUnavailable
+from kiosk.errors import SyncUnavailable
+from kiosk.sync.transport import HttpTransport
 from kiosk.sync.trust_pull import pull_trust
 from kiosk.trustdir import REFRESHED, load_trust_dir, mark_refreshed, refresh_record, refreshed_at
 from tests.collector_process import CollectorProcess, free_port

@@ -36,7 +36,10 @@ from kiosk.checkpoint.settings import KioskSettings
 from kiosk.checkpoint.view import DeviceStates, VerdictView
 from kiosk.checkpoint.wording import BUS_PROMPT, PROMPT
 from kiosk.policy import Policy
+from kiosk.scanner.preview_buffer import FrameBuffer
 from kiosk.scanner.types import CodeSource
+from kiosk.sync.settings import SyncConfig
+from kiosk.sync.wiring import SyncParts, build_sync
 from kiosk.thermometer.poller import ThermometerPoller
 from kiosk.thermometer.protocols import make_driver
 from kiosk.thermometer.simulator import Simulator, person
@@ -45,7 +48,6 @@ from kiosk.trustdir import load_trust_dir
 from kiosk.ui import sounds, texts
 from kiosk.ui.wedge import KeyboardWedge, typed_char
 
-pytestmark = pytest.mark.xdist_group("ui")
 ROOT = Path(__file__).resolve().parents[1]
 PIN = "2468"
 WINDOW = 0.6  # the tests' reading window: a new simulated forehead counts within a second
@@ -153,7 +155,9 @@ class Door:
     audit: AuditLog
     admin: Admin
     simulator: Simulator | None
-    people: dict[str, demo.Scan]
+    poller: ThermometerPoller | None
+    people: dict[str, demo.Person]
+    sync: SyncParts | None = None
 
     @property
     def app(self) -> Any:
@@ -168,9 +172,9 @@ class Door:
 
     def forehead(self, sample: Sample, celsius: float) -> None:
         """Put a forehead in front of the thermometer and wait until the reading window holds only it."""
-        assert self.simulator is not None and self.checkpoint.parts.thermometer is not None
+        assert self.simulator is not None and self.poller is not None
         self.simulator.override = sample
-        poller = self.checkpoint.parts.thermometer
+        poller = self.poller
 
         def measured() -> bool:
             reading = poller.reading_at(time.time(), WINDOW)
@@ -206,7 +210,7 @@ def door(tmp_path: Path) -> Iterator[Callable[..., Door]]:
 
     def make(*, thermometer: bool = True, bus: bool = False, vehicle: str = "", hold: float = 30.0,
              sources: list[CodeSource] | None = None, size: tuple[int, int] | None = None,
-             reading_wait: float = 0.0) -> Door:
+             reading_wait: float = 0.0, preview: FrameBuffer | None = None, sync_to: str | None = None) -> Door:
         simulator = poller = None
         if thermometer:
             simulator = Simulator("gy906", {}, "steady", emulate_baud=False)
@@ -214,19 +218,23 @@ def door(tmp_path: Path) -> Iterator[Callable[..., Door]]:
             poller = ThermometerPoller(simulator.start(), make_driver("gy906", {}), reconnect_every=0.1)
         log = LogConfig(tmp_path / f"audit{len(made)}.db", site="test gate", lane="1", device="ui-test")
         audit = AuditLog(log.path)
+        sync = None
+        if sync_to is not None:  # a collector at this URL; the checkpoint owns (and closes) the sync parts
+            sync = build_sync(SyncConfig(url=sync_to, device_key=tmp_path / "device.key", timeout=5.0), audit,
+                              demo.DEMO_DIR)
         parts = CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(reading_window=WINDOW),
-                                sources or [], poller, Recorder(audit, log, b"k" * 32), hold=hold,
+                                sources or [], poller, Recorder(audit, log, b"k" * 32), sync, hold=hold,
                                 reading_wait=reading_wait)
         checkpoint = Checkpoint(parts)
         settings = KioskSettings(mode="bus" if bus else "door", vehicle=vehicle, fullscreen=False, sound=False,
                                  admin_pin_hash=hash_pin(PIN, iterations=1000), lockout_attempts=3,
                                  lockout_seconds=60)
         admin = Admin(checkpoint, settings, media_roots=[tmp_path / "media"])
-        people: dict[str, demo.Scan] = {}
+        people: dict[str, demo.Person] = {}
         for someone in demo.queue(time.time()):
             people.setdefault(someone.expected, someone)  # "ok": the first, green phone code of 张*明
-        ui = UiHarness(checkpoint, settings, admin, size=size)
-        made.append(Door(ui, checkpoint, audit, admin, simulator, people))
+        ui = UiHarness(checkpoint, settings, admin, size=size, preview=preview)
+        made.append(Door(ui, checkpoint, audit, admin, simulator, poller, people, sync))
         return made[-1]
 
     yield make
@@ -337,26 +345,31 @@ def test_an_unplugged_thermometer_shows_on_the_status_bar(door: Callable[..., Do
 
 def test_the_status_bar_shows_unsynced_events_and_the_last_sync(door: Callable[..., Door], tmp_path: Path) -> None:
     """Issue 6's promise on screen: what is waiting for the collector, and when it last took everything."""
-    from kiosk.sync.settings import SyncConfig
-    from kiosk.sync.transport import SyncError
-    from kiosk.sync.wiring import build_sync
-    from tests.collector_process import CollectorProcess
+    from kiosk.errors import SyncError
+    from tests.collector_process import CollectorProcess, free_port
 
-    d = door(thermometer=False)
-    collector = CollectorProcess(f"sqlite:///{tmp_path}/collector.db", tmp_path)
+    port = free_port()
+    d = door(thermometer=False, sync_to=f"http://127.0.0.1:{port}")  # its collector is not up yet
+    sync = d.sync
+    assert sync is not None
+    d.verdict(d.people["ok"].text)
+    d.verdict(d.people["status_red"].text)
+    bar = d.app.root.ids.bar
+
+    def warned() -> bool:  # the background sync could not send them: how many wait, and it is amber
+        chip = bar.chip("sync")
+        return chip is not None and chip.level == "warn" and "2 unsynced" in chip.text
+
+    d.app.poller.refresh()
+    d.ui.until(warned, "the sync warning")
+    # When it last took everything: at start, or never if the first verdict beat the start's pass to the log.
+    assert re.search(r"待上传 2 · 上次同步 (0分钟前|从未)\n2 unsynced · last sync (0 min ago|never)$",
+                     bar.chip("sync").text), bar.chip("sync").text
+    assert looks("chip warn", chip_colour(d, "sync")), chip_colour(d, "sync")  # amber
+    collector = CollectorProcess(f"sqlite:///{tmp_path}/collector.db", tmp_path, port=port)
     try:
-        sync = build_sync(SyncConfig(url=collector.url, device_key=tmp_path / "device.key", timeout=5.0),
-                          d.audit, demo.DEMO_DIR)
-        d.checkpoint.parts.sync = sync
-        d.verdict(d.people["ok"].text)
-        d.verdict(d.people["status_red"].text)
-        bar = d.app.root.ids.bar
-        with pytest.raises(SyncError):  # not enrolled yet: refused, and the bar says so
+        with pytest.raises(SyncError):  # up now, but this kiosk is not enrolled yet: refused
             sync.uploader.run_once()
-        d.app.poller.refresh()
-        d.ui.until(lambda: bar.chip("sync") is not None and bar.chip("sync").level == "warn", "the sync warning")
-        assert "2 unsynced · last sync never" in bar.chip("sync").text
-        assert looks("chip warn", chip_colour(d, "sync")), chip_colour(d, "sync")  # amber
         store = collector.store()
         store.enroll(sync.identity.public, "ui test", time.time())
         store.close()
@@ -364,7 +377,6 @@ def test_the_status_bar_shows_unsynced_events_and_the_last_sync(door: Callable[.
         d.app.poller.refresh()
         d.ui.until(lambda: "0 unsynced · last sync 0 min ago" in bar.chip("sync").text, "the sync chip after sync")
         assert bar.chip("sync").level == "ok" and "待上传 0" in bar.chip("sync").text
-        sync.close()
     finally:
         collector.stop()
 
@@ -520,9 +532,10 @@ def test_a_code_waiting_for_the_thermometer_says_measuring_on_the_scan_screen(do
     d = door(reading_wait=60.0)  # the hang guard: the reading comes when the test lets it
     first = d.verdict(d.people["ok"].text)  # someone before, whose verdict is still up
     assert first.verdict == "pass" and d.ui.screen == "verdict"
-    assert d.simulator is not None and d.checkpoint.parts.thermometer is not None
+    poller = d.poller
+    assert d.simulator is not None and poller is not None
     d.simulator.silent = True  # the next person has not reached the thermometer yet
-    d.ui.until(lambda: d.checkpoint.parts.thermometer.reading_at(time.time(), WINDOW) is None, "the reading gone")
+    d.ui.until(lambda: poller.reading_at(time.time(), WINDOW) is None, "the reading gone")
     shown = len(d.app.shown)
     d.checkpoint.submit(d.people["ok"].text, "camera")
     label = d.ui.ids("scan").measuring
@@ -595,8 +608,9 @@ def test_the_camera_pipeline_feeds_the_preview_and_the_verdicts(door: Callable[.
     people = [p for p in demo.queue(time.time())][:3]  # green, green from Beijing, amber
     # 0.8 s a person, as at a real door: every verdict gets its frames even on a loaded machine.
     video = HeldBack(CaptureSource(str(render(people, tmp_path / "door.avi", slot_for(0.8))), pace=True))
-    pipeline = CameraPipeline(video, ChainDecoder(), latest_wins=True)
-    d = door(thermometer=False, hold=0.3, sources=[pipeline])
+    preview = FrameBuffer()  # connected as the wiring connects them: the pipeline puts, the screen shows
+    pipeline = CameraPipeline(video, ChainDecoder(), latest_wins=True, on_frame=preview.put)
+    d = door(thermometer=False, hold=0.3, sources=[pipeline], preview=preview)
     video.go.set()
     d.ui.until(lambda: len(d.app.shown) == 3, "three verdicts from the video")
     assert [s.view.verdict for s in d.app.shown] == ["pass", "pass", "deny"]
@@ -626,17 +640,19 @@ from kiosk.policy import Policy
 from kiosk.scanner.decoders import ChainDecoder
 from kiosk.scanner.frames import CaptureSource
 from kiosk.scanner.pipeline import CameraPipeline
+from kiosk.scanner.preview_buffer import FrameBuffer
 from kiosk.trustdir import load_trust_dir
 from kiosk.ui.app import run_ui
 
 queue = list(demo.queue(time.time()))
 people = [queue[0], queue[3], queue[-1]]  # green, red, a damaged code
 video = render(people, Path({str(tmp_path)!r}) / "door.avi", slot_for(0.8))  # 0.8 s a person
-pipeline = CameraPipeline(CaptureSource(str(video), pace=True), ChainDecoder(), latest_wins=True)
+preview = FrameBuffer()
+pipeline = CameraPipeline(CaptureSource(str(video), pace=True), ChainDecoder(), latest_wins=True, on_frame=preview.put)
 checkpoint = Checkpoint(CheckpointParts(demo.DEMO_DIR, load_trust_dir(demo.DEMO_DIR), Policy(), [pipeline], hold=0.4))
 ready = []
 code = run_ui(checkpoint, KioskSettings(fullscreen=False, sound=False), None,
-              screenshots=Path({str(tmp_path / "shots")!r}), exit_when_ended=True,
+              screenshots=Path({str(tmp_path / "shots")!r}), exit_when_ended=True, preview=preview,
               on_ready=lambda: ready.append(time.monotonic()))
 print(json.dumps({{"code": code, "ready": len(ready), "verdicts": checkpoint.verdicts}}))
 """)

@@ -33,9 +33,8 @@ LONG_TITLE = ("禁止通行禁止通行禁止通行", "NO ENTRY: PLEASE SEE THE 
 
 
 def by_size(sizes: list[tuple[int, int]]) -> list[Any]:
-    # One xdist group a size: a size's tests share one measuring process in one worker.
-    return [pytest.param(size, id=f"{size[0]}x{size[1]}", marks=pytest.mark.xdist_group(f"layout-{size[0]}x{size[1]}"))
-            for size in sizes]
+    # A size's tests share one measuring process (`measured` is cached); run.sh keeps a file in one worker.
+    return [pytest.param(size, id=f"{size[0]}x{size[1]}") for size in sizes]
 
 
 @cache
@@ -193,6 +192,7 @@ def measure_mode(size: tuple[int, int], mode: str, folder: Path) -> dict[str, An
     from kiosk.checkpoint.settings import KioskSettings
     from kiosk.checkpoint.view import verdict_view
     from kiosk.policy import Policy
+    from kiosk.scanner.preview_buffer import FrameBuffer
     from kiosk.scanner.types import Frame
     from kiosk.trustdir import load_trust_dir
     from kiosk.verdict import Verdict
@@ -203,7 +203,9 @@ def measure_mode(size: tuple[int, int], mode: str, folder: Path) -> dict[str, An
                                             Recorder(AuditLog(log.path), log, b"k" * 32), hold=600))
     settings = KioskSettings(mode=mode, vehicle=VEHICLE, fullscreen=False, sound=False,
                              admin_pin_hash=hash_pin(PIN, iterations=1000))
-    ui = UiHarness(checkpoint, settings, Admin(checkpoint, settings, media_roots=[folder / "media"]), size=size)
+    preview = FrameBuffer()
+    ui = UiHarness(checkpoint, settings, Admin(checkpoint, settings, media_roots=[folder / "media"]), size=size,
+                   preview=preview)
     # Kivy only now: the harness made the window at `size` (an earlier import makes it at Kivy's default 800x600).
     from kivy.metrics import dp  # type: ignore[import-untyped]
     from kivy.uix.button import Button  # type: ignore[import-untyped]
@@ -215,7 +217,7 @@ def measure_mode(size: tuple[int, int], mode: str, folder: Path) -> dict[str, An
     try:
         image = np.empty((480, 640, 3), np.uint8)
         image[:] = PICTURE_BGR
-        checkpoint.latest_frame = Frame(image, 0, time.monotonic())
+        preview.put(Frame(image, 0, time.monotonic()))
         scan = ui.ids("scan")
         ui.until(lambda: scan.preview.live, "the camera picture")
         pixels = ui.pixels()

@@ -36,6 +36,7 @@ def test_reason_table_matches_the_spec_order_and_verdicts() -> None:
         ("issuer_mismatch", "deny"), ("not_yet_valid", "deny"), ("expired", "deny"), ("too_old", "deny"),
         ("printed_not_accepted", "deny"), ("status_red", "deny"), ("status_amber", "deny"),
         ("temperature_missing", "retry"), ("temperature_implausible", "retry"), ("fever", "deny"), ("ok", "pass"),
+        ("log_unavailable", "deny"),  # this project's own (spec section 8): decide() never gives it
     ]
 
 

@@ -300,11 +300,8 @@ def test_reading_wait_is_a_kiosk_setting(tmp_path: Path, trust_dir: Path) -> Non
             parse_kiosk({"reading_wait": bad})
     config = parse_config(f'[trust]\ndir = "{trust_dir}"\n[kiosk]\nreading_wait = 0.7\n'
                           f'[log]\npath = "{tmp_path / "a.db"}"\n')
-    checkpoint = build_checkpoint(config)
-    try:
-        assert checkpoint.parts.reading_wait == 0.7
-    finally:
-        checkpoint.stop()
+    with build_checkpoint(config) as checkpoint:
+        assert checkpoint.reading_wait == 0.7
 
 
 # -- 4. headless lines for a gate controller ----------------------------------------------------------------

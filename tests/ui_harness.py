@@ -47,9 +47,10 @@ def main_thread_guard(timeout: float = DEADLINE * 3) -> Iterator[None]:
 
 class UiHarness:
     def __init__(self, checkpoint: Checkpoint, settings: KioskSettings, admin: Any = None, *,
-                 size: tuple[int, int] | None = None, screenshots: Path | None = None) -> None:
-        self.checkpoint = checkpoint
-        self.app = make_app(checkpoint, settings, admin, windowed=True, size=size, screenshots=screenshots)
+                 size: tuple[int, int] | None = None, screenshots: Path | None = None, preview: Any = None) -> None:
+        self.checkpoint = checkpoint  # `preview`: the FrameBuffer the app shows the camera from, as run_ui's
+        self.app = make_app(checkpoint, settings, admin, windowed=True, size=size, screenshots=screenshots,
+                            preview=preview)
         from kivy.base import EventLoop, runTouchApp  # type: ignore[import-untyped]
         from kivy.core.window import Window  # type: ignore[import-untyped]
 

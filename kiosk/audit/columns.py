@@ -16,17 +16,8 @@ from typing import Any
 
 from kiosk.audit.corrections import Fix
 from kiosk.audit.localtime import LocalTime
-from kiosk.audit.words import (
-    CODE_KIND_ZH,
-    KIND_ZH,
-    REASON_EN,
-    REASON_ZH,
-    STATUS_ZH,
-    VERDICT_ZH,
-    Language,
-    event_words,
-    field_header,
-)
+from kiosk.audit.words import Language, event_words, field_header
+from kiosk.terms import CODE_KINDS, CODE_STATUSES, EVENT_KINDS, REASON_RECORDS, VERDICTS, in_language
 
 Column = tuple[str, str, str, int]  # key, Chinese header, English header, XLSX width
 FIELD = "field:"  # the key of a registration field's column: "field:name"
@@ -62,11 +53,12 @@ def row_maker(language: Language, tz: tzinfo, excel: bool, fields: Sequence[str]
               fixes: Mapping[str, Fix]) -> Callable[[Any], tuple[Any, ...]]:
     """A function from a row of SOURCE to a row of `columns(fields)`: local times (text, or Excel day numbers),
     values in words, a registration's fields in their columns and its corrections applied."""
+    reasons = in_language(REASON_RECORDS, language)
     if language == "zh":
-        kinds, verdicts, reasons, statuses, code_kinds = KIND_ZH, VERDICT_ZH, REASON_ZH, STATUS_ZH, CODE_KIND_ZH
+        kinds, verdicts, statuses, code_kinds = (in_language(t, "zh") for t in (EVENT_KINDS, VERDICTS, CODE_STATUSES,
+                                                                                CODE_KINDS))
     else:  # English keeps the raw values, which are English already, but words the reason
         kinds = verdicts = statuses = code_kinds = {}
-        reasons = REASON_EN
     clock, iat_clock, fix_clock = LocalTime(tz), LocalTime(tz), LocalTime(tz)
     stamp, iat_stamp, fix_stamp = (clock.serial, iat_clock.serial, fix_clock.serial) if excel else \
         (clock.text, iat_clock.text, fix_clock.text)

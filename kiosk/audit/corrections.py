@@ -1,4 +1,4 @@
-"""Corrections of registrations by hand: new events that point at the one they correct. Pure but for `load_fixes`.
+"""Corrections of registrations by hand: new events that point at the one they correct. Pure.
 
 The chain is never edited: a registration with a typo (365 for 36.5, a wrong
 phone number) stays as it was written, and a later event of kind "correction"
@@ -12,16 +12,13 @@ corrections applied, in the order they were written, and mark it corrected.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from kiosk.audit.events import Event
 
 KIND = "correction"
 CORRECTABLE = "manual"
-# Written so that the partial index over hand-made events (kiosk/audit/store.py, 0002) serves it.
-HAND = "kind IN ('manual', 'correction')"
 
 
 @dataclass(frozen=True)
@@ -60,11 +57,10 @@ def folded(fix: Fix | None, event_id: str, at: float, operator: str | None, temp
     return new
 
 
-def load_fixes(conn: sqlite3.Connection) -> dict[str, Fix]:
-    """Every registration's corrections in the log, by the registration's id (few: an index finds them)."""
+def fixes_of(rows: Iterable[tuple[str, float, str | None, float | None, str | None, str | None]]) -> dict[str, Fix]:
+    """What the corrections add up to, by the id of the registration each corrects: `rows` are the log's
+    correction events, (id, at, operator, temperature, reason, details as JSON text), in write order."""
     fixes: dict[str, Fix] = {}
-    rows = conn.execute("SELECT id, at, operator, temperature, reason, details FROM events "
-                        f"WHERE {HAND} AND kind = ? ORDER BY rowid", [KIND])
     for event_id, at, operator, temperature, reason, text in rows:
         try:
             details = json.loads(text) if text else {}

@@ -1,25 +1,23 @@
 """A day at the checkpoint in numbers: people and scans, verdicts, fevers, the rush, corrections, device outages.
 
-The numbers come from GROUP BY queries over the day's range of `at` (the day's
-bounds are local midnights), so a day of a million events takes seconds; the page
-that shows them is kiosk/audit/report_page.py, written by kiosk/audit/report.py.
+The numbers come from the log's GROUP BY queries over the day's range of `at`
+(kiosk/audit/snapshot.py; the day's bounds are local midnights), so a day of a
+million events takes seconds; the page that shows them is kiosk/audit/report_page.py, written by kiosk/audit/report.py.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
-from kiosk.audit.corrections import HAND, Fix, load_fixes
-from kiosk.audit.files import read_snapshot
+from kiosk.audit.corrections import Fix
+from kiosk.audit.snapshot import Snapshot
 from kiosk.audit.store import AuditLog
 from kiosk.audit.zones import local_zone
 
 WINDOW = 15 * 60  # the busiest stretch the report names
 FEVER_AT = 37.3  # the spec's default threshold; a fever also counts when an earlier check gave the reason
-VISITS = "(kind = 'manual' OR (kind = 'scan' AND coalesce(verdict, '') <> 'retry'))"  # a retry is the same person
 UP = {"ok", "back", "connected", "reconnected", "online", "restored"}
 RECOVERED = {"back", "reconnected", "restored"}  # these say it was down, even with no "before"
 NEUTRAL = {"starting", "ended"}  # any other state is a problem: "lost", "disconnected", "no reading", ...
@@ -90,31 +88,21 @@ def summarize(log: AuditLog, day: date, *, tz: tzinfo | None = None, fever_at: f
     scans = manual = 0
     verdicts: dict[str, int] = {}
     reasons: dict[tuple[str, str], int] = {}
-    span = [start, end]
-    with read_snapshot(log) as db:
-        for kind, verdict, reason, n in db.execute(
-                "SELECT kind, verdict, reason, count(*) FROM events WHERE at >= ? AND at < ? "
-                "AND kind IN ('scan', 'manual') GROUP BY 1, 2, 3", span):
+    with log.snapshot() as snapshot:
+        for kind, verdict, reason, n in snapshot.kinds(start, end):
             scans += n if kind == "scan" else 0
             manual += n if kind == "manual" else 0
             if kind == "scan" and verdict is not None:
                 verdicts[verdict] = verdicts.get(verdict, 0) + n
                 if verdict != "pass":
                     reasons[verdict, reason or "?"] = reasons.get((verdict, reason or "?"), 0) + n
-        subjects = db.execute("SELECT count(DISTINCT subject_ref) FROM events WHERE at >= ? AND at < ? "
-                              "AND kind = 'scan'", span).fetchone()[0]
-        last = db.execute("SELECT max(at) FROM events WHERE at >= ? AND at < ?", span).fetchone()[0]
-        seconds = db.execute(f"SELECT CAST(at AS INTEGER), count(*) FROM events WHERE at >= ? AND at < ? "
-                             f"AND {VISITS} GROUP BY 1", span).fetchall()
-        notable = db.execute(
-            "SELECT at, lane, device, temperature, reason, kind, details FROM events WHERE at >= ? AND at < ? AND "
-            "(kind = 'device' OR (kind = 'scan' AND (reason = 'fever' OR (temperature >= ? "
-            "AND coalesce(reason, '') <> 'temperature_implausible')))) ORDER BY at, rowid", [*span, fever_at]
-        ).fetchall()
-        hand = db.execute(f"SELECT id, at, lane, device, temperature, reason, kind, operator, details FROM events "
-                          f"WHERE {HAND} AND at >= ? AND at < ? ORDER BY at, rowid", span).fetchall()
-        fixes = load_fixes(db) if hand else {}  # a registration of this day may have been corrected any day since
-        corrections = _corrections(db, [row for row in hand if row[6] == "correction"])
+        subjects = snapshot.subjects(start, end)
+        last = snapshot.last_at(start, end)
+        seconds = snapshot.visits_per_second(start, end)
+        notable = snapshot.devices_and_fevers(start, end, fever_at)
+        hand = snapshot.hand_made(start, end)
+        fixes = snapshot.fixes() if hand else {}  # a registration of this day may have been corrected any day since
+        corrections = _corrections(snapshot, [row for row in hand if row[6] == "correction"])
     hourly = [0] * 24
     for second, n in seconds:
         hourly[hour_of[int((second - start) // 900)]] += n
@@ -174,7 +162,7 @@ def _outages(rows: list[tuple[object, ...]], day_start: float) -> list[Outage]:
     return sorted((o for o in found if o.end is None or o.end > o.start), key=lambda o: (o.start, o.device, o.where))
 
 
-def _corrections(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[Correction]:
+def _corrections(snapshot: Snapshot, rows: list[tuple[object, ...]]) -> list[Correction]:
     """The day's corrections, with the time of the registration each corrects."""
     found: list[tuple[float, str, tuple[str, ...], tuple[float | None, float | None] | None, str]] = []
     for _, at, _, _, temperature, _, _, operator, details in rows:
@@ -189,11 +177,6 @@ def _corrections(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list
         new = temperature if isinstance(temperature, float) else None
         change = (float(old) if isinstance(old, (int, float)) else None, new) if "temperature" in was else None
         found.append((float(str(at)), info["corrects"], tuple(sorted(fields)), change, str(operator or "")))
-    ids = [target for _, target, *_ in found]
-    registered: dict[str, float] = {}
-    for chunk in range(0, len(ids), 500):
-        registered.update(db.execute(
-            f"SELECT id, at FROM events WHERE id IN ({', '.join('?' * len(ids[chunk:chunk + 500]))})",
-            ids[chunk:chunk + 500]).fetchall())
+    registered = snapshot.times_of([target for _, target, *_ in found])
     return [Correction(at, target, registered.get(target), fields, change, operator)
             for at, target, fields, change, operator in found]

@@ -1,8 +1,9 @@
 """Export the audit log for site managers: CSV (opens in Excel), JSON Lines, or XLSX.
 
-Rows stream straight from SQLite, never as Event objects, so a million events take
-seconds. The file is written beside `out` and renamed at the end: an export that
-failed or is still running never sits under the name asked for.
+Rows stream from a snapshot of the log (kiosk/audit/snapshot.py), never as Event
+objects, so a million events take seconds. The file is written beside `out` and
+renamed at the end: an export that failed or is still running never sits under
+the name asked for.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kiosk.audit.columns import TIMES, columns, header, row_maker
-from kiosk.audit.corrections import HAND, Fix, load_fixes
-from kiosk.audit.files import ExportError, read_snapshot, write_atomically
+from kiosk.audit.corrections import Fix
+from kiosk.audit.files import write_atomically
 from kiosk.audit.localtime import LocalTime, epoch
+from kiosk.audit.schema import COLUMNS
+from kiosk.audit.snapshot import Snapshot
 from kiosk.audit.store import AuditLog
 from kiosk.audit.words import Language
 from kiosk.audit.zones import local_zone
+from kiosk.errors import ExportError
 
 __all__ = ["FORMATS", "SOURCE", "ExportError", "Format", "Language", "export", "format_for"]
 
@@ -31,9 +34,7 @@ Format = Literal["csv", "jsonl", "xlsx"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "xlsx")
 DEFAULT_FIELDS = ("name", "phone", "id_last4")  # [log] manual_fields when there is no [log] (a collector)
 
-# The events table's columns, in the order the fast path selects them.
-SOURCE = ("id", "at", "kind", "site", "lane", "device", "verdict", "reason", "status", "code_kind", "kid", "iss",
-          "code_iat", "subject_ref", "temperature", "operator", "details")
+SOURCE = COLUMNS  # the fields of an exported row, in order (kiosk/audit/columns.py turns each into a CSV/XLSX row)
 XLSX_MAX_ROWS = 1_048_576  # per sheet, with the header
 
 
@@ -54,25 +55,6 @@ def format_for(out: Path, fmt: str | None) -> Format:
     return fmt
 
 
-def _where(conn: sqlite3.Connection, since: float | None, until: float | None, verdict: str | None
-           ) -> tuple[str, list[object]]:
-    """The WHERE clause of an export, made to read the table in rowid (write) order without sorting it."""
-    clauses: list[str] = ["1"]
-    args: list[object] = []
-    if since is not None or until is not None:
-        # Ids grow with time, so the range's rows sit in one stretch of rowids: find it with the index on `at`,
-        # then scan just that stretch (`+at`: not the index), instead of sorting a day of rows back into order.
-        span = " AND ".join(c for c, v in (("at >= ?", since), ("at < ?", until)) if v is not None)
-        bounds = [v for v in (since, until) if v is not None]
-        low, high = conn.execute(f"SELECT min(rowid), max(rowid) FROM events WHERE {span}", bounds).fetchone()
-        clauses += ["rowid BETWEEN ? AND ?", span.replace("at ", "+at ")]
-        args += [low, high, *bounds]
-    if verdict is not None:
-        clauses.append("verdict = ?")
-        args.append(verdict)
-    return " AND ".join(clauses), args
-
-
 def export(log: AuditLog, out: Path, fmt: Format, *, since: float | datetime | None = None,
            until: float | datetime | None = None, verdict: str | None = None, language: Language = "zh",
            tz: tzinfo | None = None, progress: bool = False, fields: Sequence[str] = DEFAULT_FIELDS) -> int:
@@ -83,14 +65,11 @@ def export(log: AuditLog, out: Path, fmt: Format, *, since: float | datetime | N
     if fmt not in FORMATS or language not in ("zh", "en"):
         raise ValueError(f"unknown format {fmt!r} (csv, jsonl, xlsx) or language {language!r} (zh, en)")
     zone = tz or local_zone()
-    with read_snapshot(log) as conn, write_atomically(out) as temp:
+    with log.snapshot() as snapshot, write_atomically(out) as temp:
         low, high = epoch(since, zone), epoch(until, zone)
-        fixes = load_fixes(conn)  # corrections made after the range still correct what is in it
-        where, args = _where(conn, low, high, verdict)
-        total = conn.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()[0] if progress else None
-        columns = JSONL_SELECT if fmt == "jsonl" else ", ".join(SOURCE)
-        cursor = conn.execute(f"SELECT {columns} FROM events WHERE {where} ORDER BY rowid", args)
-        batches = iter(lambda: cursor.fetchmany(10_000), [])
+        fixes = snapshot.fixes()  # corrections made after the range still correct what is in it
+        total = snapshot.count(low, high, verdict) if progress else None
+        batches = snapshot.rows(low, high, verdict, jsonl=fmt == "jsonl")
         if progress:
             from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -98,7 +77,7 @@ def export(log: AuditLog, out: Path, fmt: Format, *, since: float | datetime | N
             batches = _counted(batches, bar)
         if fmt == "jsonl":
             return _write_jsonl(temp, batches, zone, fixes)
-        every = (*fields, *_more_fields(conn, fields, fixes, low, high, verdict))
+        every = (*fields, *_more_fields(snapshot, fields, fixes, low, high, verdict))
         writer = _write_csv if fmt == "csv" else _write_xlsx
         return writer(temp, batches, language, zone, every, fixes)
 
@@ -110,16 +89,13 @@ def _counted(batches: Iterator[list[Any]], bar: Any) -> Iterator[list[Any]]:
             bar.update(len(batch))
 
 
-def _more_fields(conn: sqlite3.Connection, fields: Sequence[str], fixes: Mapping[str, Fix], since: float | None,
+def _more_fields(snapshot: Snapshot, fields: Sequence[str], fixes: Mapping[str, Fix], since: float | None,
                  until: float | None, verdict: str | None) -> list[str]:
     """Fields the exported registrations (or their corrections) hold beyond the site's list: a field the site
     no longer records still gets its column."""
     if verdict is not None:
         return []  # registrations have no verdict: none is exported
-    span = "".join(c for c, v in ((" AND at >= ?", since), (" AND at < ?", until)) if v is not None)
-    keys = {key for (key,) in conn.execute(
-        f"SELECT DISTINCT j.key FROM events, json_each(events.details) AS j WHERE {HAND} AND kind = 'manual' "
-        f"AND json_valid(details){span}", [v for v in (since, until) if v is not None])}
+    keys = snapshot.registration_fields(since, until)
     keys.update(key for fix in fixes.values() for key in fix.fields)
     return sorted(str(key) for key in keys - set(fields))
 
@@ -142,20 +118,12 @@ def _write_csv(temp: Path, batches: Iterator[list[Any]], language: Language, tz:
     return rows
 
 
-# JSON Lines: SQLite's json_object escapes the text columns (in C: 3x faster than json.dumps per row);
-# the REAL columns go through Python's repr, which round-trips where SQLite's %.15g would not.
-JSONL_SELECT = ("json_object('id', id), at, json_object('kind', kind, 'site', site, 'lane', lane, 'device', device, "
-                "'verdict', verdict, 'reason', reason, 'status', status, 'code_kind', code_kind, 'kid', kid, "
-                "'iss', iss, 'code_iat', code_iat, 'subject_ref', subject_ref), temperature, "
-                "json_object('operator', operator, 'details', json(coalesce(details, '{}')))")
-
-
 def _write_jsonl(temp: Path, batches: Iterator[list[Any]], tz: tzinfo, fixes: Mapping[str, Fix]) -> int:
     clock, fix_clock, rows = LocalTime(tz), LocalTime(tz), 0
     with open(temp, "w", encoding="utf-8") as f:
         for batch in batches:
             lines = []
-            for head, at, middle, temperature, tail in batch:
+            for head, at, middle, temperature, tail in batch:  # the five parts of snapshot.JSONL_SELECT
                 celsius = "null" if temperature is None else repr(temperature)
                 line = (f'{head[:-1]},"at":{at!r},"time":"{clock.iso(at)}",{middle[1:-1]},"temperature":{celsius},'
                         f"{tail[1:]}\n")

@@ -16,17 +16,18 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from kiosk.audit.day import DaySummary
-from kiosk.audit.words import (
-    DEVICE_WORDS,
-    KIND_ZH,
-    REASON_EN,
-    REASON_ZH,
-    STATE_WORDS,
-    VERDICT_ZH,
-    Language,
-    field_header,
-)
+from kiosk.audit.words import Language, field_header
 from kiosk.audit.zones import zone_name
+from kiosk.terms import (
+    DEVICE_STATES,
+    DEVICES,
+    EVENT_KINDS,
+    REASON_RECORDS,
+    VERDICT_TITLES,
+    VERDICTS,
+    in_language,
+    word,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -47,9 +48,10 @@ def cjk_font() -> str | None:
 
 TEXT = {
     "zh": {"title": "检查点日报", "totals": "总数", "people": "人数", "scans": "扫码次数", "visits": "人次",
-           "pass": "通过", "deny": "拒绝", "retry": "重试", "manual": "人工登记", "corrections": "更正",
-           "hourly": "每小时人次", "verdicts": "结果与拒绝原因", "reason": "原因", "code": "原因代码", "count": "次数",
-           "share": "占比", "fevers": "发热", "temperature": "体温", "time": "时间", "lane": "通道", "kind": "方式",
+           **in_language(VERDICTS, "zh"), "manual": "人工登记", "corrections": "更正", "hourly": "每小时人次",
+           "verdicts": f"结果与{VERDICT_TITLES['deny'][0]}原因", "reason": "原因", "code": "原因代码", "count": "次数",
+           "share": "占比", "fevers": REASON_RECORDS["fever"][0], "temperature": "体温", "time": "时间",
+           "lane": "通道", "kind": "方式",
            "corrected": "已更正", "busiest": "最忙的15分钟", "devices": "设备问题", "device": "设备",
            "problem": "问题", "from": "开始", "to": "结束", "duration": "时长", "hour": "时", "outages": "中断次数",
            "down_total": "中断总时长", "still_down": "至日终未恢复", "before": "当日之前", "none": "无",
@@ -57,7 +59,7 @@ TEXT = {
            "registration": "登记", "fields": "更正项", "operator": "操作员", "by": "{} 由 {}",
            "people_note": "人数：不同的健康码持有人加人工登记人数；人次：扫码（不含重试）加人工登记"},
     "en": {"title": "Checkpoint day report", "totals": "Totals", "people": "people", "scans": "scans",
-           "visits": "check-ins", "pass": "pass", "deny": "deny", "retry": "retry", "manual": "registrations by hand",
+           "visits": "check-ins", **in_language(VERDICTS, "en"), "manual": "registrations by hand",
            "corrections": "corrections", "hourly": "Check-ins per hour", "verdicts": "Verdicts and deny reasons",
            "reason": "reason", "code": "reason code", "count": "count", "share": "share", "fevers": "Fevers",
            "temperature": "temperature", "time": "time", "lane": "lane", "kind": "how", "corrected": "corrected",
@@ -69,7 +71,6 @@ TEXT = {
            "by": "{} by {}", "people_note": "people: distinct code holders plus registrations by hand; "
                                            "check-ins: scans (retries not counted) plus registrations by hand"},
 }
-KIND_EN = {"scan": "scan", "manual": "registration by hand"}
 CSS = """body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;max-width:60em;
 color:#222;padding:0 1em}h1{margin-bottom:.2em}.sub{color:#666;margin-top:0}section{margin:1.5em 0}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:left}
@@ -79,9 +80,9 @@ svg{max-width:100%;height:auto}.big{font-size:1.6em;font-weight:bold}footer{colo
 
 def render(s: DaySummary, zone: tzinfo, language: Language, site_name: str | None, now: float) -> str:
     """The HTML page of a summary, made at `now`."""
-    t, e, words = TEXT[language], html.escape, 0 if language == "zh" else 1
-    reason_names = REASON_ZH if language == "zh" else REASON_EN
-    kind_names = KIND_ZH if language == "zh" else KIND_EN
+    t, e = TEXT[language], html.escape
+    reason_names = in_language(REASON_RECORDS, language)
+    kind_names = in_language(EVENT_KINDS, language)
 
     def clock(at: float) -> str:
         return datetime.fromtimestamp(at, zone).strftime("%H:%M:%S")
@@ -100,13 +101,13 @@ def render(s: DaySummary, zone: tzinfo, language: Language, site_name: str | Non
         return "?" if value is None else f"{value:.1f} °C"
 
     def outage_name(device: str, where: str) -> str:
-        name = DEVICE_WORDS.get(device, (device, device))[words]
+        name = word(DEVICES, device, language)
         return f"{name} ({where})" if where else name
 
     def state_name(state: str) -> str:
-        return STATE_WORDS.get(state, (state, state))[words]
+        return word(DEVICE_STATES, state, language)
 
-    verdict_names = {v: (VERDICT_ZH[v] if language == "zh" else v) for v in ("pass", "deny", "retry")}
+    verdict_names = in_language(VERDICTS, language)
     totals = [[t["people"], s.people], [t["scans"], s.scans],
               *[[verdict_names[v], s.verdicts.get(v, 0)] for v in ("pass", "deny", "retry")],
               [t["manual"], s.manual], [t["corrections"], len(s.corrections)]]
@@ -224,7 +225,7 @@ def _verdict_svg(s: DaySummary, language: Language) -> str:
         axes[0].bar_label(bars, labels=[f"{s.verdicts.get(v, 0):,}" for v in names], fontsize=8)
         axes[0].yaxis.set_major_formatter("{x:,.0f}")
         if denies:
-            names_of = REASON_ZH if labels == "zh" else REASON_EN
+            names_of = in_language(REASON_RECORDS, labels)
             bars = axes[1].barh([names_of.get(r, r) for r, _ in denies], [n for _, n in denies], color="#d83b3b")
             axes[1].bar_label(bars, labels=[f"{n:,}" for _, n in denies], fontsize=8, padding=2)
             axes[1].set_title(t["deny"])

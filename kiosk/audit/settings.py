@@ -3,20 +3,16 @@
     [log]
     path = "/var/lib/kiosk/audit.db"
     site = "Joy City, gate 2"
-    lane = "2"                  # a lane, a gate, or a vehicle / route id on a bus
     device = "kiosk-07"
     secret_file = "/etc/kiosk/subject.key"   # the authority's HMAC key for subject references (hex)
-    raw_subject = false         # true: store raw subject ids, where the authority requires it
-    retention_days = 28
-    on_failure = "continue"     # or "deny": refuse entry while the log cannot be written
-    language = "zh"             # export headers and report: zh or en
-    manual_fields = ["name", "phone", "id_last4"]   # what a volunteer records for a person without a code
-    timezone = "Asia/Shanghai"  # the zone of exports and reports (default: the machine's, TZ or /etc/localtime)
+
+Every setting's type, default and range is declared in kiosk/settings_table.py
+(the README's settings table is made from it); here is only what one setting
+cannot say alone (the fields' names, the zone's name).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,13 +22,8 @@ from typing import Any
 
 from kiosk.errors import ConfigError
 from kiosk.fileio import data_path, write_new_private
-from kiosk.tables import bad, check_table
-
-TYPES: dict[str, tuple[type, ...]] = {
-    "path": (str,), "site": (str,), "lane": (str,), "device": (str,), "secret_file": (str,), "raw_subject": (bool,),
-    "retention_days": (int, float), "on_failure": (str,), "language": (str,), "manual_fields": (list,),
-    "timezone": (str,),
-}
+from kiosk.settings_table import SECTIONS, default
+from kiosk.tables import bad, check_section
 
 
 def default_log_path() -> Path:
@@ -53,16 +44,16 @@ def existing_default_log() -> Path:
 @dataclass(frozen=True)
 class LogConfig:
     path: Path
-    site: str = ""
-    lane: str = ""
-    device: str = ""
-    secret_file: Path | None = None
-    raw_subject: bool = False
-    retention_days: float = 28.0
-    on_failure: str = "continue"
-    language: str = "zh"
-    manual_fields: tuple[str, ...] = field(default=("name", "phone", "id_last4"))
-    timezone: str = ""  # an IANA name; empty: the machine's zone
+    site: str = default("log", "site")
+    lane: str = default("log", "lane")
+    device: str = default("log", "device")
+    secret_file: Path | None = None  # none: a key the kiosk makes beside the log
+    raw_subject: bool = default("log", "raw_subject")
+    retention_days: float = default("log", "retention_days")
+    on_failure: str = default("log", "on_failure")
+    language: str = default("log", "language")
+    manual_fields: tuple[str, ...] = field(default=tuple(default("log", "manual_fields")))
+    timezone: str = default("log", "timezone")  # an IANA name; empty: the machine's zone
 
     @property
     def zone(self) -> tzinfo:
@@ -73,37 +64,28 @@ class LogConfig:
 
 
 def parse_log(table: Mapping[str, Any], base: Path | None) -> LogConfig:
-    check_table("log", table, TYPES)
-    if "path" not in table:
-        raise ConfigError('[log] needs path, e.g. path = "/var/lib/kiosk/audit.db"')
-    if table.get("on_failure", "continue") not in ("continue", "deny"):
-        raise bad("log", "on_failure", table["on_failure"], '"continue" or "deny"')
-    if table.get("language", "zh") not in ("zh", "en"):
-        raise bad("log", "language", table["language"], '"zh" or "en"')
-    if not (math.isfinite(days := table.get("retention_days", 28)) and days > 0):
-        raise bad("log", "retention_days", days, "days above 0")
-    fields_ = table.get("manual_fields", ["name", "phone", "id_last4"])
+    values = check_section(SECTIONS["log"], table)
+    fields_ = values["manual_fields"]
     if not all(isinstance(f, str) and f for f in fields_):
         raise bad("log", "manual_fields", fields_, 'a list of field names, e.g. ["name", "phone"]')
     if len(set(fields_)) != len(fields_):
         raise bad("log", "manual_fields", fields_, "each name once")
-    if table.get("timezone"):
+    if values["timezone"]:
         from kiosk.audit.zones import named_zone
 
         try:
-            named_zone(table["timezone"])
+            named_zone(values["timezone"])
         except ValueError:
-            raise bad("log", "timezone", table["timezone"], 'an IANA zone name such as "Asia/Shanghai"') from None
+            raise bad("log", "timezone", values["timezone"], 'an IANA zone name such as "Asia/Shanghai"') from None
 
     def resolve(value: str) -> Path:
         path = Path(value)
         return base / path if base is not None and not path.is_absolute() else path
 
-    values = dict(table)
-    values["path"] = resolve(table["path"])
-    values["secret_file"] = resolve(table["secret_file"]) if "secret_file" in table else None
+    values["path"] = resolve(values["path"])
+    values["secret_file"] = resolve(values["secret_file"]) if values["secret_file"] is not None else None
     values["manual_fields"] = tuple(fields_)
-    values["retention_days"] = float(table.get("retention_days", 28))
+    values["retention_days"] = float(values["retention_days"])
     return LogConfig(**values)
 
 

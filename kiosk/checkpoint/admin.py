@@ -9,7 +9,6 @@ logged. Nothing here imports Kivy.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sqlite3
@@ -21,26 +20,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from kiosk import cose
-from kiosk.audit.export import ExportError, Format, Language, export
+from kiosk.audit.export import ExportError, Format
 from kiosk.audit.registration import cleaned, fever_words, is_fever, temperature_problem
-from kiosk.audit.store import LogWriteError
 from kiosk.audit.zones import local_zone
 from kiosk.checkpoint.admin_words import RecentRow, recent_row
 from kiosk.checkpoint.pin import PinLock, PinResult
 from kiosk.checkpoint.settings import KioskSettings
 from kiosk.checkpoint.usb import DEFAULT_ROOTS, sync_folder, usb_drives
 from kiosk.checkpoint.wording import temperature_text
-from kiosk.errors import ConfigError, ImportRefused, KioskError, MalformedCode, TrustFileError
+from kiosk.errors import ConfigError, ImportRefused, KioskError, LogWriteError, MalformedCode, TrustFileError
 from kiosk.fileio import read_untrusted
+from kiosk.terms import TRUST_FILE_KINDS, word
 from kiosk.trustdir import import_file, load_roots, mark_refreshed
 
 if TYPE_CHECKING:
-    from kiosk.audit.recorder import Recorder
+    from kiosk.audit.settings import LogConfig
     from kiosk.checkpoint.flow import Checkpoint
 
 EDITABLE = ("fever_threshold", "accept_printed", "max_age", "skew")
 FORMATS = ("csv", "jsonl", "xlsx")
-KIND_ZH = {"trust bundle": "信任包", "status list": "状态列表"}
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')  # what FAT and exFAT sticks refuse in a name, and spaces
 
 
@@ -68,16 +66,8 @@ class Admin:
         self.lock = PinLock(settings.admin_pin_hash, attempts=settings.lockout_attempts,
                             lockout=settings.lockout_seconds, clock=monotonic)
 
-    @property
-    def recorder(self) -> Recorder | None:
-        return self.checkpoint.parts.recorder
-
     def _log(self, action: str, **details: object) -> None:
-        recorder = self.recorder
-        if recorder is not None:
-            recorder.admin(action, details, at=self.clock())
-            if self.checkpoint.parts.sync is not None:
-                self.checkpoint.parts.sync.wake()  # admin actions reach the collector like verdicts do
+        self.checkpoint.log_admin(action, details, at=self.clock())  # and sent to the collector like verdicts
 
     # -- entering and leaving ---------------------------------------------------------------------------
 
@@ -104,17 +94,15 @@ class Admin:
 
     def export_usb(self, drive: Path | None = None, fmt: str = "csv") -> Message:
         """Write the whole log to the stick as kiosk-<device or lane>-<YYYYMMDD-HHMM>.<fmt>."""
-        recorder, target = self.recorder, self._drive(drive)
-        if recorder is None or target is None or fmt not in FORMATS:
-            message = NO_LOG if recorder is None else NO_STICK if target is None else \
+        log, target = self.checkpoint.log_settings, self._drive(drive)
+        if log is None or target is None or fmt not in FORMATS:
+            message = NO_LOG if log is None else NO_STICK if target is None else \
                 Message(False, f"不支持的格式 {fmt}", f"unknown format {fmt!r} (csv, jsonl, xlsx)")
             self._log("export", ok=False, error=message.en)
             return message
-        out = self._export_name(target, recorder, fmt)
-        language: Language = "en" if recorder.settings.language == "en" else "zh"
+        out = self._export_name(target, log, fmt)
         try:
-            rows = export(recorder.audit, out, cast(Format, fmt), language=language, tz=recorder.settings.zone,
-                          fields=recorder.settings.manual_fields)
+            rows = self.checkpoint.export_log(out, cast(Format, fmt))
         except (ExportError, OSError, sqlite3.Error) as err:
             self._log("export", ok=False, drive=str(target), error=str(err))
             return Message(False, f"导出失败：{err}", f"export failed: {err}")
@@ -122,9 +110,9 @@ class Admin:
         self._log("export", ok=True, drive=str(target), file=out.name, format=fmt, events=rows)
         return Message(True, f"已导出 {rows} 条记录到 {out.name}", f"exported {rows} events to {out.name}")
 
-    def _export_name(self, drive: Path, recorder: Recorder, fmt: str) -> Path:
-        who = _UNSAFE.sub("-", recorder.settings.device or recorder.settings.lane).strip("-.")
-        stamp = datetime.fromtimestamp(self.clock(), recorder.settings.zone).strftime("%Y%m%d-%H%M")
+    def _export_name(self, drive: Path, log: LogConfig, fmt: str) -> Path:
+        who = _UNSAFE.sub("-", log.device or log.lane).strip("-.")
+        stamp = datetime.fromtimestamp(self.clock(), log.zone).strftime("%Y%m%d-%H%M")
         stem = f"kiosk-{who}-{stamp}" if who else f"kiosk-{stamp}"
         out, n = drive / f"{stem}.{fmt}", 2
         while out.exists():  # a second export in the same minute keeps the first
@@ -137,7 +125,7 @@ class Admin:
         if target is None:
             self._log("import", ok=False, error=NO_STICK.en)
             return NO_STICK
-        trust_dir = self.checkpoint.parts.trust_dir
+        trust_dir = self.checkpoint.trust_dir
         try:
             files = self._trust_files(target, trust_dir)
         except (KioskError, OSError) as err:  # no pinned root; a stick pulled out or unreadable
@@ -158,7 +146,7 @@ class Admin:
                 en.append(f"refused {path.name}: {err.problem}")
                 continue
             state_zh, state_en = ("已是最新", "already installed") if done.unchanged else ("已安装", "installed")
-            zh.append(f"{KIND_ZH.get(done.kind, done.kind)} seq {done.seq} {state_zh}")
+            zh.append(f"{word(TRUST_FILE_KINDS, done.kind, 'zh')} seq {done.seq} {state_zh}")
             en.append(f"{done.kind} seq {done.seq} {state_en}")
             if not done.unchanged:
                 installed.append(f"{done.kind} seq {done.seq}")
@@ -186,41 +174,35 @@ class Admin:
     # -- sync ----------------------------------------------------------------------------------------------
 
     def sync_now(self) -> Message:
-        """Send the pending events, then pull trust files, as `kiosk sync` does."""
-        sync = self.checkpoint.parts.sync
-        if sync is None:
+        """Send the pending events, then pull trust files: the pass of `kiosk sync` (kiosk/sync/service.py)."""
+        outcome = self.checkpoint.sync_now()
+        if outcome is None:
             self._log("sync", ok=False, error="no collector configured")
             return NO_SYNC
         zh: list[str] = []
         en: list[str] = []
-        try:
-            result = sync.uploader.run_once()
-            zh.append(f"已上传 {result.sent} 条记录，待上传 {result.pending} 条")
-            en.append(f"sent {result.sent} events, {result.pending} pending")
-            pulled = sync.pull() if sync.pull is not None else None
-        except KioskError as err:  # SyncError, and LogWriteError from the outbox
-            with contextlib.suppress(KioskError):  # the status bar shows it; a log that fails here says so itself
-                sync.outbox.update(last_error=str(err))
-            self._log("sync", ok=False, error=str(err))
-            # What did go through (the events, before a failed trust pull) is said too.
-            return Message(False, "；".join([*zh, f"同步失败：{err}"]), "; ".join([*en, f"sync failed: {err}"]))
-        if pulled is not None:
-            zh += [f"已安装 {KIND_ZH.get(i.kind, i.kind)} seq {i.seq}" for i in pulled.installed]
-            en += [f"installed {i.kind} seq {i.seq}" for i in pulled.installed]
-            zh += [f"拒绝 {why}" for why in pulled.refused]
-            en += [f"refused {why}" for why in pulled.refused]
-            if pulled.installed:
-                self.checkpoint.trust_changed()
-        refused = pulled.refused if pulled is not None else []
-        self._log("sync", ok=not refused, sent=result.sent, pending=result.pending,
-                  installed=[f"{i.kind} seq {i.seq}" for i in (pulled.installed if pulled else [])], refused=refused)
-        return Message(not refused, "；".join(zh), "; ".join(en))
+        # What did go through is said too: the events sent before a failed trust pull, or before a failed batch.
+        if outcome.ok or outcome.sent or outcome.pending == 0:
+            zh.append(f"已上传 {outcome.sent} 条记录，待上传 {outcome.pending} 条")
+            en.append(f"sent {outcome.sent} events, {outcome.pending} pending")
+        if not outcome.ok:
+            self._log("sync", ok=False, error=outcome.error)
+            return Message(False, "；".join([*zh, f"同步失败：{outcome.error}"]),
+                           "; ".join([*en, f"sync failed: {outcome.error}"]))
+        zh += [f"已安装 {word(TRUST_FILE_KINDS, i.kind, 'zh')} seq {i.seq}" for i in outcome.installed]
+        en += [f"installed {i.kind} seq {i.seq}" for i in outcome.installed]
+        zh += [f"拒绝 {why}" for why in outcome.refused]
+        en += [f"refused {why}" for why in outcome.refused]
+        self._log("sync", ok=not outcome.refused, sent=outcome.sent, pending=outcome.pending,
+                  installed=[f"{i.kind} seq {i.seq}" for i in outcome.installed], refused=list(outcome.refused))
+        return Message(not outcome.refused, "；".join(zh), "; ".join(en))
 
     # -- the log and the policy ----------------------------------------------------------------------------
 
     def recent(self, limit: int = 30) -> list[RecentRow]:
         """The newest events, newest first; none when the log cannot be read (the status bar says why)."""
-        zone = self.recorder.settings.zone if self.recorder is not None else local_zone()
+        log = self.checkpoint.log_settings
+        zone = log.zone if log is not None else local_zone()
         try:
             latest = self.checkpoint.recent(limit)
         except (sqlite3.Error, LogWriteError):
@@ -238,13 +220,16 @@ class Admin:
             if unknown := sorted(set(values) - set(EDITABLE)):
                 raise ConfigError(f"not editable here: {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
             new = old.with_values(values)
-            # A slip of the finger (3.73, 373) would flag everyone or no one: keep it among readable temperatures.
-            if not new.plausible_min <= new.fever_threshold <= new.plausible_max:
-                raise ConfigError(f"fever_threshold must be between {new.plausible_min} and {new.plausible_max} °C")
+            # A slip of the finger (3.73, 373) would flag everyone or no one: each value within the range of its
+            # control, declared with the setting (the screen's -/+ keys keep to the same one).
+            from kiosk.settings_table import admin_range_problem
+
+            if (problem := admin_range_problem(values)) is not None:
+                raise ConfigError(problem)
         except ConfigError as err:
             self._log("policy", ok=False, values={k: repr(v) for k, v in values.items()}, error=str(err))
             return Message(False, f"设置无效：{err}", f"not changed: {err}")
-        self.checkpoint.policy = new  # one assignment: the worker sees the old policy or the new, never half
+        self.checkpoint.set_policy(new)
         self._log("policy", ok=True, old={k: getattr(old, k) for k in values}, new={k: getattr(new, k) for k in values})
         return Message(True, "已修改（仅本次运行有效，重启后恢复配置文件的设置）",
                        "changed for this run (the config file's values return at restart)")
@@ -253,14 +238,13 @@ class Admin:
 
     @property
     def manual_fields(self) -> tuple[str, ...]:
-        recorder = self.recorder
-        return recorder.settings.manual_fields if recorder is not None else ()
+        log = self.checkpoint.log_settings
+        return log.manual_fields if log is not None else ()
 
     def register(self, fields: dict[str, str], temperature: float | None) -> Message:
         """Record a person without a code (operator "admin"); blank fields are dropped. An implausible
         temperature (365 for 36.5) is refused, naming the field; a fever is recorded as one and said."""
-        recorder = self.recorder
-        if recorder is None:
+        if self.checkpoint.log_settings is None:
             self._log("register", ok=False, error=NO_LOG.en)
             return NO_LOG
         details = cleaned(fields)
@@ -273,8 +257,8 @@ class Admin:
             problem = Message(False, *implausible, field="temperature")
         if problem is None:
             try:
-                event = recorder.manual(details, at=self.clock(), temperature=temperature, operator="admin",
-                                        policy=policy)
+                event = self.checkpoint.register(details, at=self.clock(), temperature=temperature, operator="admin",
+                                                 policy=policy)
             except ValueError as err:
                 problem = Message(False, f"未登记：{err}", f"not registered: {err}")
             except LogWriteError as err:

@@ -2,7 +2,7 @@
 
 Short words, as in the exported log ("码已过期" / "code expired"), not the
 verdict screen's advice to the person at the door: the same words
-(kiosk/audit/words.py).
+(kiosk/terms.py, kiosk/audit/words.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from kiosk.audit.events import Event
-from kiosk.audit.words import REASONS, event_words
+from kiosk.audit.words import event_words
 from kiosk.checkpoint.wording import temperature_text
+from kiosk.terms import REASON_RECORDS, words
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class RecentRow:
 def _words(event: Event) -> tuple[str, str]:
     if event.kind == "scan":
         reason = event.reason or ""
-        return REASONS.get(reason, (reason, reason))
+        return words(REASON_RECORDS, reason)
     if event.kind == "manual":
         if event.reason == "fever":
             return "人工登记（发热）", "registered by hand (fever)"

@@ -9,27 +9,28 @@ door, so each person's forehead is measured while they step up, and nobody's
 reading lingers into the next person's (the demo's reading window is shorter
 than the gap between people). On a bus there is no thermometer at all: the
 bus's own queue (kiosk.demo.bus_queue), nothing measured, nothing simulated.
-Trust comes from keys/demo (DEMO ONLY), events go to a temporary log.
+Trust comes from keys/demo (DEMO ONLY), events go to a temporary log; the
+checkpoint itself is built by the composition root, as `kiosk run`'s is.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.audit.recorder import Recorder
 from kiosk.audit.settings import LogConfig
-from kiosk.audit.store import AuditLog
-from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
-from kiosk.demo import DEMO_DIR, Scan, bus_queue, queue, render_queue
+from kiosk.checkpoint.flow import Checkpoint
+from kiosk.checkpoint.settings import KioskSettings
+from kiosk.config import Config
+from kiosk.demo import DEMO_DIR, Person, bus_queue, queue, render_queue
+from kiosk.devices_config import ThermometerConfig
 from kiosk.policy import Policy
 from kiosk.scanner.frames import CaptureSource
+from kiosk.scanner.preview_buffer import FrameBuffer
 from kiosk.scanner.types import Frame
 from kiosk.thermometer.simulator import SKIN_BELOW_BODY, Simulator
 from kiosk.thermometer.types import Sample
-from kiosk.trustdir import load_trust_dir
 
 FPS = 30.0
 READING_WINDOW = 0.8  # seconds a reading counts: less than the gap between two people
@@ -63,7 +64,7 @@ def slot_for(pace: float, thermometer: bool = True) -> Slot:
     return Slot(max(int(pace * FPS) - showing, int(least * FPS)), showing)
 
 
-def render(people: list[Scan], path: Path, slot: Slot) -> Path:
+def render(people: list[Person], path: Path, slot: Slot) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return render_queue(people, path, FPS, slot.stepping, slot.showing)
 
@@ -71,7 +72,7 @@ def render(people: list[Scan], path: Path, slot: Slot) -> Path:
 class DoorFrames:
     """The video as the camera: each frame also tells the simulator who stands at the thermometer."""
 
-    def __init__(self, video: Path, people: list[Scan], slot: Slot, simulator: Simulator) -> None:
+    def __init__(self, video: Path, people: list[Person], slot: Slot, simulator: Simulator) -> None:
         self.inner = CaptureSource(str(video), pace=True)
         self.people, self.slot, self.simulator = people, slot, simulator
         self.live = True  # played at its own pace: latest frame wins, as with a camera
@@ -103,25 +104,46 @@ def _skin(body: float) -> Sample:
 
 @dataclass
 class Demo:
+    """The demo's checkpoint and what it plays; `with build_demo(...) as demo:` stops both on the way out."""
+
     checkpoint: Checkpoint
     simulator: Simulator | None  # None on a bus: no thermometer to simulate
-    people: list[Scan]
-    log: AuditLog
+    people: list[Person]
     video: Path
     slot: Slot
+    preview: FrameBuffer  # the camera picture for the touchscreen (run_ui's preview)
+    settings: KioskSettings  # the screen's: door or bus, windowed
 
     def close(self) -> None:
+        """Stop the checkpoint (its log closed), then the simulator it was measuring."""
+        self.checkpoint.stop()
         if self.simulator is not None:
             self.simulator.stop()
 
+    def __enter__(self) -> Demo:
+        return self
 
-def build_demo(folder: Path, *, pace: float = 1.6, people: list[Scan] | None = None,
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def demo_config(folder: Path, *, bus: bool, thermometer_port: str | None) -> Config:
+    """The demo kiosk's configuration: keys/demo, a log in `folder`, at the door the simulator's port; built
+    into a checkpoint by the same composition root as `kiosk run` (kiosk/checkpoint/wiring.py)."""
+    return Config(trust_dir=DEMO_DIR, policy=Policy(reading_window=READING_WINDOW),
+                  thermometer=None if thermometer_port is None else ThermometerConfig("gy906", thermometer_port,
+                                                                                      interval=0.1),
+                  log=LogConfig(folder / "audit.db", site="demo", lane="gate 1", device="demo-kiosk"),
+                  kiosk=KioskSettings(mode="bus" if bus else "door", vehicle=VEHICLE if bus else "",
+                                      verdict_seconds=1.5 if bus else 3.0, reading_wait=0.0, fullscreen=False))
+
+
+def build_demo(folder: Path, *, pace: float = 1.6, people: list[Person] | None = None,
                bus: bool = False) -> Demo:
     """A ready checkpoint over the demo queue in `folder` (video, log); start it with checkpoint.start()."""
+    from kiosk.checkpoint.wiring import build_checkpoint
     from kiosk.scanner.decoders import ChainDecoder
     from kiosk.scanner.pipeline import CameraPipeline
-    from kiosk.thermometer.gy906 import Driver as Gy906
-    from kiosk.thermometer.poller import ThermometerPoller
 
     folder.mkdir(parents=True, exist_ok=True)
     if people is None:
@@ -129,21 +151,22 @@ def build_demo(folder: Path, *, pace: float = 1.6, people: list[Scan] | None = N
     slot = slot_for(pace, thermometer=not bus)
     video = render(people, folder / ("bus.avi" if bus else "door.avi"), slot)
     simulator: Simulator | None = None
-    thermometer: ThermometerPoller | None = None
     frames: DoorFrames | CaptureSource
     if bus:
         frames = CaptureSource(str(video), pace=True)
     else:
         simulator = Simulator("gy906", script="steady", emulate_baud=True)
         simulator.override = DOORWAY
-        thermometer = ThermometerPoller(simulator.start(), Gy906(), interval=0.1)
         frames = DoorFrames(video, people, slot, simulator)
-    settings = LogConfig(folder / "audit.db", site="demo", lane=VEHICLE if bus else "gate 1", device="demo-kiosk")
-    audit = AuditLog(settings.path)
-    recorder = Recorder(audit, settings, os.urandom(32))
+    config = demo_config(folder, bus=bus, thermometer_port=simulator.start() if simulator is not None else None)
     # The hold-off is shorter than a person's slot: the same code shown twice in a row is two people.
-    pipeline = CameraPipeline(frames, ChainDecoder(), holdoff=min(3.0, slot.seconds * 0.8), latest_wins=True)
-    policy = Policy(reading_window=READING_WINDOW)
-    parts = CheckpointParts(DEMO_DIR, load_trust_dir(DEMO_DIR), policy, [pipeline], thermometer, recorder,
-                            hold=1.5 if bus else 3.0)
-    return Demo(Checkpoint(parts), simulator, people, audit, video, slot)
+    preview = FrameBuffer()
+    pipeline = CameraPipeline(frames, ChainDecoder(), holdoff=min(3.0, slot.seconds * 0.8), latest_wins=True,
+                              on_frame=preview.put)
+    try:
+        checkpoint = build_checkpoint(config, sources=[pipeline], with_sync=False)
+    except BaseException:
+        if simulator is not None:
+            simulator.stop()
+        raise
+    return Demo(checkpoint, simulator, people, video, slot, preview, config.kiosk)

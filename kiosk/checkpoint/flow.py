@@ -17,77 +17,58 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING
 
 from kiosk.checkpoint import view as views
-from kiosk.checkpoint.view import DeviceStates, MeasuringView, StatusView, SyncSummary, VerdictView, verdict_view
-from kiosk.checkpoint.wording import open_failure
+from kiosk.checkpoint.devices import all_ended, device_states, tried_all
+from kiosk.checkpoint.measuring import wait_for_reading
+from kiosk.checkpoint.parts import CheckpointParts, Listener, MeasuringListener
+from kiosk.checkpoint.view import DeviceStates, StatusView, SyncSummary, VerdictView, verdict_view
 from kiosk.errors import KioskError
 from kiosk.policy import Policy
-from kiosk.scanner.types import CodeSource, Frame, Scan
-from kiosk.sync.health import Limits, alerts
-from kiosk.trust import TrustStore
+from kiosk.scanner.types import Scan
+from kiosk.sync.health import alerts
 from kiosk.trustdir import load_trust_dir, refreshed_at
-from kiosk.verdict import Verdict, decide
+from kiosk.verdict import decide
 
 if TYPE_CHECKING:
     from kiosk.audit.events import Event
+    from kiosk.audit.export import Format
     from kiosk.audit.recorder import Recorder
-    from kiosk.checkpoint.signal import PassSignal
-    from kiosk.sync.wiring import SyncParts
-    from kiosk.thermometer.poller import ThermometerPoller
+    from kiosk.audit.settings import LogConfig
+    from kiosk.sync.service import SyncOutcome
 
+__all__ = ["Checkpoint", "CheckpointParts", "Listener", "MeasuringListener"]  # the parts' names, from here too
 log = logging.getLogger("kiosk.checkpoint")
-DEVICE_NAMES = {"CameraPipeline": "camera", "SerialScanner": "2D scanner", "KeyboardWedge": "keyboard"}
-
-
-class Listener(Protocol):
-    def on_verdict(self, view: VerdictView) -> None:
-        """Called on the checkpoint's worker thread, once the event is committed."""
-
-
-class MeasuringListener(Listener, Protocol):
-    """A listener that also shows the wait for a reading (the touchscreen); others simply are not told."""
-
-    def on_measuring(self, view: MeasuringView) -> None:
-        """Called on the worker thread when a code waits for the thermometer; its verdict follows."""
-
-
-@dataclass
-class CheckpointParts:
-    """Everything the checkpoint drives; built from the config by kiosk/checkpoint/wiring.py."""
-
-    trust_dir: Path
-    trust: TrustStore
-    policy: Policy
-    sources: list[CodeSource] = field(default_factory=list)
-    thermometer: ThermometerPoller | None = None
-    recorder: Recorder | None = None
-    sync: SyncParts | None = None
-    signal: PassSignal | None = None
-    hold: float = 3.0  # seconds a verdict stays on screen
-    limits: Limits = field(default_factory=Limits)
-    reading_wait: float = 0.0  # seconds a code waits for a first confirmed reading ([kiosk] reading_wait)
 
 
 class Checkpoint:
+    """Runs the parts it is given and owns them from then on: stop() (or leaving a `with` block) closes them.
+
+    The admin screens (kiosk/checkpoint/admin.py) use its public methods only; the parts stay private."""
+
     def __init__(self, parts: CheckpointParts, *, clock: Callable[[], float] = time.time) -> None:
-        self.parts = parts
+        self._parts = parts
         self.trust = parts.trust
         self.clock = clock
-        self.latest_frame: Frame | None = None  # the newest camera frame, for the preview
         self.verdicts = 0
         self._scans: queue.Queue[Scan | None] = queue.Queue()
-        self._trust_changed = threading.Event()
         self._worker: threading.Thread | None = None
+        self._stopped = False
+        self._stop_once = threading.Lock()  # two threads may stop it (a screen closing, Ctrl-C): the first does
         self._opened = False
         self._listener: Listener | None = None
         self.observers: list[Listener] = []  # told of every verdict too (the demo's table, benchmarks)
         self._stopping = threading.Event()
         # A thermometer at the door makes a temperature required; without one (a bus) it is not.
-        self.policy = parts.policy.with_values({"require_temperature": True}) if parts.thermometer else parts.policy
+        self._policy = parts.policy.with_values({"require_temperature": True}) if parts.thermometer else parts.policy
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -101,42 +82,45 @@ class Checkpoint:
         self._stopping.clear()
         if not self._opened:
             self._opened = True
-            if self.parts.thermometer is not None:
-                self.parts.thermometer.start()
-            for source in self.parts.sources:
-                if hasattr(source, "on_frame"):
-                    source.on_frame = self._keep_frame
+            if self._parts.thermometer is not None:
+                self._parts.thermometer.start()
+            for source in self._parts.sources:
                 source.start(self._scans.put)
         deadline = time.monotonic() + settle
-        while not self._tried_all() and time.monotonic() < deadline:
+        while not tried_all(self._parts.sources, self._parts.thermometer) and time.monotonic() < deadline:
             time.sleep(0.02)
         return self.devices()
 
     def start(self, listener: Listener | None) -> None:
         self._listener = listener
         self.open_devices()
-        if self.parts.sync is not None:
-            self.parts.sync.start_background()
+        if self._parts.sync is not None:
+            self._parts.sync.start_background()
         self._worker = threading.Thread(target=self._work, name="checkpoint", daemon=True)
         self._worker.start()
 
     def stop(self) -> None:
-        """Stop the sources first (no new scans), let the worker finish the scan in hand, then the rest."""
+        """Stop the sources first (no new scans), let the worker finish the scan in hand, then the rest.
+        Once: a second call (a `with` block around a command that stopped it already) does nothing."""
+        with self._stop_once:
+            if self._stopped:
+                return
+            self._stopped = True
         self._stopping.set()
         self._opened = False
-        for source in self.parts.sources:
+        for source in self._parts.sources:
             source.stop()
         self._scans.put(None)
         if self._worker is not None:
             self._worker.join(10)
-        if self.parts.thermometer is not None:
-            self.parts.thermometer.stop()
-        if self.parts.sync is not None:
-            self.parts.sync.close()
-        if self.parts.signal is not None:
-            self.parts.signal.close()
-        if self.parts.recorder is not None:
-            self.parts.recorder.audit.close()
+        if self._parts.thermometer is not None:
+            self._parts.thermometer.stop()
+        if self._parts.sync is not None:
+            self._parts.sync.close()
+        if self._parts.signal is not None:
+            self._parts.signal.close()
+        if self._parts.recorder is not None:
+            self._parts.recorder.close()
 
     def submit(self, text: str, source: str = "keyboard") -> None:
         """A code typed by a keyboard-wedge scanner (or pasted by staff): decided like any other scan."""
@@ -144,16 +128,12 @@ class Checkpoint:
 
     def trust_changed(self) -> None:
         """New trust files were installed (sync, or an import from a stick): use them from the next scan."""
-        self._trust_changed.set()
+        self._parts.trust_news.installed()
 
     @property
     def ended(self) -> bool:
         """Every source was a file that has been read to the end (the demo, a video)."""
-        sources = self.parts.sources
-        return bool(sources) and all(getattr(s, "running", True) is False for s in sources)
-
-    def _keep_frame(self, frame: Frame) -> None:
-        self.latest_frame = frame
+        return all_ended(self._parts.sources)
 
     def _work(self) -> None:
         self._watch_devices()  # a device that could not be opened at start is in the log from the start
@@ -172,26 +152,27 @@ class Checkpoint:
 
     def handle(self, scan: Scan) -> VerdictView:
         """Decide, commit, signal and show one scan; returns what was shown."""
-        if self._trust_changed.is_set():
-            self._trust_changed.clear()
+        if self._parts.trust_news.take():
             self._reload_trust()
         now = self.clock()
-        thermometer = self.parts.thermometer
+        thermometer = self._parts.thermometer
         reading = thermometer.reading_at(now, self.policy.reading_window) if thermometer else None
         verdict = decide(scan.text, self.trust, self.policy, reading, now)
         # Everything else about the code is fine (the temperature is checked last): worth a moment's wait.
-        if verdict.reason == "temperature_missing" and thermometer is not None and self.parts.reading_wait > 0:
-            verdict, now = self._wait_for_reading(scan, thermometer)
-        refused = False
-        recorder = self.parts.recorder
-        if recorder is not None:  # committed before it is shown
-            verdict, refused = recorder.record(verdict, now)
-            if self.parts.sync is not None:
-                self.parts.sync.wake()
+        if verdict.reason == "temperature_missing" and thermometer is not None and self._parts.reading_wait > 0:
+            reading, now = wait_for_reading(scan.source, thermometer, wait=self._parts.reading_wait,
+                                            window=self.policy.reading_window, clock=self.clock,
+                                            listeners=[*self.observers, self._listener], stopping=self._stopping)
+            verdict = decide(scan.text, self.trust, self.policy, reading, now)
+        recorder = self._parts.recorder
+        if recorder is not None:  # committed before it is shown; from here on the decision is final
+            verdict = recorder.record(verdict, now)
+            if self._parts.sync is not None:
+                self._parts.sync.wake()
+        if verdict.verdict == "pass" and self._parts.signal is not None:
+            self._parts.signal.fire()
         ms = None if scan.frame_at is None else (time.monotonic() - scan.frame_at) * 1000
-        view = verdict_view(verdict, at=now, hold=self.parts.hold, source=scan.source, refused=refused, ms=ms)
-        if view.verdict == "pass" and self.parts.signal is not None:
-            self.parts.signal.fire()
+        view = verdict_view(verdict, at=now, hold=self._parts.hold, source=scan.source, ms=ms)
         self.verdicts += 1
         for listener in [*self.observers, self._listener]:
             if listener is not None:
@@ -199,89 +180,33 @@ class Checkpoint:
         self._watch_devices()
         return view
 
-    def _wait_for_reading(self, scan: Scan, thermometer: ThermometerPoller) -> tuple[Verdict, float]:
-        """Decide again once a confirmed reading comes, or after reading_wait seconds without one (RETRY)."""
-        wait = self.parts.reading_wait
-        measuring = MeasuringView(scan.source, self.clock(), wait)
-        for listener in [*self.observers, self._listener]:
-            try:
-                if (tell := getattr(listener, "on_measuring", None)) is not None:
-                    tell(measuring)
-            except Exception:  # a screen that cannot say "measuring" must not cost the person their verdict
-                log.exception("listener could not show measuring")
-        deadline = time.monotonic() + wait
-        while True:
-            now = self.clock()
-            reading = thermometer.reading_at(now, self.policy.reading_window)
-            left = deadline - time.monotonic()
-            # Stopping (Ctrl-C, the video ended): the code in hand still gets its verdict, at once.
-            if reading is not None or left <= 0 or self._stopping.wait(min(0.05, left)):
-                break
-        return decide(scan.text, self.trust, self.policy, reading, now), now
-
     def _reload_trust(self) -> None:
         try:
-            self.trust = load_trust_dir(self.parts.trust_dir)
+            self.trust = load_trust_dir(self._parts.trust_dir)
         except KioskError as err:  # a verified install should always load; if not, keep verifying with the old
             log.error("new trust files could not be loaded, keeping the old ones: %s", err)
 
     # -- what the status bar and admin screens ask ------------------------------------------------------
 
     def devices(self) -> DeviceStates:
-        camera = scanner = None
-        unopened: list[tuple[str, str]] = []  # (key, the line said at start)
-        for source in self.parts.sources:
-            name, device = DEVICE_NAMES.get(type(source).__name__), cast(Any, source)
-            if name == "camera":
-                camera = str(getattr(device.source, "state", "ok"))
-                if why := getattr(device.source, "open_error", None):  # set only while it has never opened
-                    unopened += views.cannot_open("camera", f"camera {device.source.target}", why,
-                                                  device.source.reconnect_every)
-            elif name == "2D scanner":
-                state = device.state
-                scanner = "ok" if state.connected else "disconnected"
-                if not (state.connected or state.reconnects or state.scans):
-                    unopened += views.cannot_open("scanner", f"2D scanner {device.url}", open_failure(state.last_error),
-                                                  device.reconnect_every)
-        thermometer = self.parts.thermometer
-        status = thermometer.state if thermometer else None
-        latest = thermometer.latest() if thermometer else None
-        if thermometer is not None and status is not None and status.status == "disconnected" \
-                and not (status.readings or status.reconnects):
-            unopened += views.cannot_open("thermometer", f"thermometer {thermometer.url}",
-                                          open_failure(status.last_error), thermometer.reconnect_every)
-        return DeviceStates(camera, scanner, status.status if status else None,
-                            latest.reading.celsius if latest else None, tuple(unopened))
-
-    def _tried_all(self) -> bool:
-        """Every device has tried to open at least once (opened, or failed to)."""
-        thermometer = self.parts.thermometer
-        if thermometer is not None and thermometer.state.status == "starting":
-            return False
-        for source in self.parts.sources:
-            name, device = DEVICE_NAMES.get(type(source).__name__), cast(Any, source)
-            if name == "camera" and getattr(device.source, "state", None) == "starting":
-                return False
-            if name == "2D scanner" and not device.state.connected and device.state.last_error is None:
-                return False  # its thread has not tried the port yet
-        return True
+        return device_states(self._parts.sources, self._parts.thermometer)
 
     def status(self) -> StatusView:
         now = self.clock()
-        sync = self.parts.sync
+        sync = self._parts.sync
         summary = SyncSummary()
         offset = None
         if sync is not None:
             state = sync.outbox.state()
             summary = SyncSummary(True, sync.outbox.pending(), state.last_success, state.last_error)
             offset = state.clock_offset
-        found = alerts(now, refreshed_at(self.parts.trust_dir), offset, self.parts.limits)
-        recorder = self.parts.recorder
+        found = alerts(now, refreshed_at(self._parts.trust_dir), offset, self._parts.limits)
+        recorder = self._parts.recorder
         return views.status_view(self.devices(), found, summary, recorder.last_error if recorder else None, now)
 
     def _watch_devices(self) -> None:
         """Log each change of a device's state (camera lost, thermometer disconnected) for the day's report."""
-        recorder = self.parts.recorder
+        recorder = self._parts.recorder
         if recorder is None or self._stopping.is_set():
             return
         states = self.devices()
@@ -293,5 +218,71 @@ class Checkpoint:
 
     def recent(self, limit: int = 20) -> list[Event]:
         """The newest events, newest first, for the admin screen."""
-        recorder = self.parts.recorder
+        recorder = self._parts.recorder
         return recorder.audit.latest(limit) if recorder is not None else []
+
+    # -- the admin's commands (kiosk/checkpoint/admin.py): what it may read and do, the parts stay private --
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def set_policy(self, policy: Policy) -> None:
+        """Decide with `policy` from the next scan (one assignment: the worker sees the old or the new, never half)."""
+        self._policy = policy
+
+    @property
+    def trust_dir(self) -> Path:
+        return self._parts.trust_dir
+
+    @property
+    def reading_wait(self) -> float:
+        return self._parts.reading_wait
+
+    @property
+    def log_settings(self) -> LogConfig | None:
+        """The audit log's settings (site, lane, device, language, zone, registration fields); None: no log."""
+        recorder = self._parts.recorder
+        return recorder.settings if recorder is not None else None
+
+    @property
+    def log_path(self) -> Path | None:
+        recorder = self._parts.recorder
+        return recorder.audit.path if recorder is not None else None
+
+    def log_admin(self, action: str, details: dict[str, object], *, at: float) -> None:
+        """Log an admin action (it goes ahead when the log cannot be written) and send it as verdicts are sent."""
+        recorder = self._parts.recorder
+        if recorder is not None:
+            recorder.admin(action, details, at=at)
+            if self._parts.sync is not None:
+                self._parts.sync.wake()
+
+    def register(self, details: dict[str, object], *, at: float, temperature: float | None, operator: str,
+                 policy: Policy) -> Event:
+        """A person registered by hand (Recorder.manual: ValueError for what cannot be kept, LogWriteError)."""
+        return self._recorder().manual(details, at=at, temperature=temperature, operator=operator, policy=policy)
+
+    def export_log(self, out: Path, fmt: Format) -> int:
+        """The whole log to `out` in the site's language and zone (Recorder.export); the rows written."""
+        return self._recorder().export(out, fmt)
+
+    def sync_now(self) -> SyncOutcome | None:
+        """One sync pass, the one `kiosk sync` runs (kiosk/sync/service.py); None without [sync]. Trust files it
+        installs are used from the next scan."""
+        sync = self._parts.sync
+        if sync is None:
+            return None
+        from kiosk.sync.service import sync_once
+
+        outcome = sync_once(sync)
+        if outcome.installed:
+            self.trust_changed()
+        return outcome
+
+    def _recorder(self) -> Recorder:
+        if self._parts.recorder is None:
+            from kiosk.errors import LogWriteError  # here: no database module for a checkpoint that has none
+
+            raise LogWriteError("no audit log configured")
+        return self._parts.recorder

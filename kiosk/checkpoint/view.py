@@ -12,6 +12,7 @@ from typing import Any
 
 from kiosk.checkpoint.wording import MEASURING, temperature_text, unopened_line, words_for
 from kiosk.sync.health import Alert, age_text
+from kiosk.terms import DEVICE_STATES
 from kiosk.verdict import Verdict
 
 Level = str  # "ok", "warn" or "alarm"
@@ -41,20 +42,17 @@ class VerdictView:
         return asdict(self)
 
 
-def verdict_view(verdict: Verdict, *, at: float, hold: float, source: str = "", refused: bool = False,
-                 ms: float | None = None) -> VerdictView:
-    """The screen for a verdict; `refused`: a pass turned into a deny because the log could not be written."""
-    decision, reason = ("deny", "log_unavailable") if refused else (verdict.verdict, verdict.reason)
+def verdict_view(verdict: Verdict, *, at: float, hold: float, source: str = "", ms: float | None = None) -> VerdictView:
+    """The screen for a verdict, as final as it comes from the recorder (kiosk/audit/recorder.py: a pass refused
+    because the log is down is already a deny, log_unavailable): shown, never decided again."""
     celsius = verdict.reading.celsius if verdict.reading is not None else None
-    words = words_for(decision, reason, celsius)
+    words = words_for(verdict.verdict, verdict.reason, celsius)
     # The name only for codes whose signature checked out (from key_revoked on the claims are shown, spec §6).
-    name = verdict.code.name if verdict.code is not None and reason not in ("unknown_key", "bad_signature") else None
-    details = verdict.as_dict()
-    if refused:
-        details.update(verdict="deny", reason="log_unavailable")
-    return VerdictView(decision, reason, words.title_zh, words.title_en, words.reason_zh, words.reason_en,
-                       words.icon, words.background, words.foreground, name, temperature_text(celsius), hold, at,
-                       source, tuple(verdict.warnings), ms, details)
+    name = verdict.code.name if verdict.code is not None and verdict.reason not in ("unknown_key", "bad_signature") \
+        else None
+    return VerdictView(verdict.verdict, verdict.reason, words.title_zh, words.title_en, words.reason_zh,
+                       words.reason_en, words.icon, words.background, words.foreground, name,
+                       temperature_text(celsius), hold, at, source, tuple(verdict.warnings), ms, verdict.as_dict())
 
 
 @dataclass(frozen=True)
@@ -112,17 +110,10 @@ class SyncSummary:
     error: str | None = None
 
 
-_DEVICE_WORDS = {
-    "ok": ("正常", "ok"), "starting": ("启动中", "starting"), "ended": ("已结束", "ended"),
-    "lost": ("断开", "lost"), "disconnected": ("未连接", "disconnected"), "no reading": ("无读数", "no reading"),
-    "cannot open": ("无法打开", "cannot be opened"),
-}
-
-
 def _device(key: str, zh: str, en: str, state: str | None, extra: str = "") -> StatusItem | None:
     if state is None:
         return None
-    state_zh, state_en = _DEVICE_WORDS.get(state, (state, state))
+    state_zh, state_en = DEVICE_STATES.get(state, (state, state))
     # Silence with nobody in range is normal for some thermometers: a warning; unplugged is an alarm.
     level = "ok" if state in ("ok", "starting", "ended") else "warn" if state == "no reading" else "alarm"
     return StatusItem(key, f"{zh} {state_zh}{extra}", f"{en} {state_en}{extra}", level)

@@ -1,10 +1,12 @@
-"""The one place that builds a checkpoint from the configuration file.
+"""The one place that builds a checkpoint from the configuration file (the composition root).
 
-Code sources from [scanner] (camera, serial 2D scanner), the thermometer from
+Code sources from [scanner] (camera, serial 2D scanner), and from the
+factories of kiosk/checkpoint/factories.py: the thermometer from
 [thermometer], the audit log from [log] (in bus mode the vehicle id is the
-lane of every event), sync from [sync], the pass signal from [signal], timing
-and mode from [kiosk]. Tests and the demo build CheckpointParts themselves
-with their own parts; nothing is built at import time.
+lane of every event), sync from [sync], the pass signal from [signal]; timing
+and mode from [kiosk]. The demo builds its checkpoint here too, from a Config
+of its own; tests build CheckpointParts with their own parts. Nothing is built
+at import time.
 
 A checkpoint always keeps an audit log: without [log] it is audit.db in the
 kiosk's data folder, beside the device key (default_log_path).
@@ -16,18 +18,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kiosk.audit.settings import LogConfig, default_log_path
-from kiosk.checkpoint.flow import Checkpoint, CheckpointParts
+from kiosk.checkpoint.factories import door_thermometer, make_recorder, make_signal, make_sync
+from kiosk.checkpoint.flow import Checkpoint
+from kiosk.checkpoint.parts import CheckpointParts, TrustNews
 from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.scanner.preview_buffer import FrameBuffer
 from kiosk.scanner.types import CodeSource
 from kiosk.trustdir import load_trust_dir
 
 
 def code_sources(config: Config, *, camera: str | None = None, serial: str | None = None,
-                 realtime: bool = False, **overrides: Any) -> list[CodeSource]:
+                 realtime: bool = False, preview: FrameBuffer | None = None, **overrides: Any) -> list[CodeSource]:
     """The camera pipeline and/or serial scanner named by the arguments, else by [scanner].
 
+    `preview`: the buffer the touchscreen shows the camera from (the camera pipeline puts each frame shown into it).
     `overrides` replace [scanner] settings (width, height, fps, holdoff, serial_baudrate) when not None.
     A video file that is not there, or not a video, is a KioskError: a mistake to say at once, not a camera
     to wait for.
@@ -50,7 +55,7 @@ def code_sources(config: Config, *, camera: str | None = None, serial: str | Non
         # A live camera decodes fewer frames after a quiet spell (battery); a file read frame by frame never idles.
         idle = IdleSchedule(wanted.idle_after, wanted.idle_fps) if latest_wins else False
         sources.append(CameraPipeline(frames, ChainDecoder(), holdoff=wanted.holdoff, latest_wins=latest_wins,
-                                      idle=idle))
+                                      idle=idle, on_frame=preview.put if preview is not None else None))
     if serial is not None:
         from kiosk.scanner.serial_scanner import SerialScanner
 
@@ -60,49 +65,27 @@ def code_sources(config: Config, *, camera: str | None = None, serial: str | Non
 
 def build_checkpoint(config: Config, *, trust_dir: Path | None = None, sources: list[CodeSource] | None = None,
                      with_sync: bool = True, log_path: Path | None = None) -> Checkpoint:
-    """A checkpoint with every part the config names; `sources` replaces [scanner]'s (the demo's video).
+    """A checkpoint with every part the config names, each from its factory (kiosk/checkpoint/factories.py);
+    `sources` replaces [scanner]'s (the demo's video). Use it as `with build_checkpoint(config) as checkpoint:`.
 
     `log_path` replaces [log] path (the rest of [log] still holds); with neither, default_log_path().
     """
     trust_dir = trust_dir or config.trust_dir
     trust = load_trust_dir(trust_dir)
-    settings = config.kiosk
-    thermometer = None
-    if config.thermometer is not None and not settings.bus:  # a bus has no thermometer, whatever else is set
-        from kiosk.thermometer.poller import ThermometerPoller
-        from kiosk.thermometer.protocols import make_driver
-
-        t = config.thermometer
-        thermometer = ThermometerPoller(t.port, make_driver(t.protocol, t.options), baudrate=t.baudrate,
-                                        interval=t.interval, compensation=t.compensation)
-    from kiosk.audit.recorder import Recorder
-    from kiosk.audit.settings import subject_secret
-    from kiosk.audit.store import AuditLog
-
-    log_settings = config.log or LogConfig(default_log_path())
-    if log_path is not None:
-        log_settings = replace(log_settings, path=log_path)
-    if settings.bus and settings.vehicle:
-        log_settings = replace(log_settings, lane=settings.vehicle)  # every event says which bus
-    recorder = Recorder(AuditLog(log_settings.path), log_settings, subject_secret(log_settings))
-    checkpoint_box: list[Checkpoint] = []
-    sync = signal = None
+    sources = sources if sources is not None else code_sources(config)
+    news = TrustNews()  # sync's trust pulls tell it, the checkpoint reads it: neither needs the other first
+    recorder = make_recorder(config, log_path=log_path)
+    sync = None
     try:
-        if with_sync and config.sync is not None:
-            from kiosk.sync.wiring import build_sync
-
-            sync = build_sync(config.sync, recorder.audit, trust_dir,
-                              on_trust=lambda pulled: checkpoint_box[0].trust_changed() if checkpoint_box else None)
-        if config.signal is not None:
-            from kiosk.checkpoint.signal import PassSignal
-
-            signal = PassSignal(config.signal)
-    except BaseException:  # a bad device key or CA file: say so, with the log closed properly
-        recorder.audit.close()
+        if with_sync:
+            sync = make_sync(config, recorder.audit, trust_dir, news)
+        signal = make_signal(config)
+    except BaseException:  # a bad device key or CA file: say so, with what was opened closed properly
+        if sync is not None:
+            sync.close()
+        recorder.close()
         raise
-    parts = CheckpointParts(trust_dir, trust, config.policy, sources if sources is not None else code_sources(config),
-                            thermometer, recorder, sync, signal, settings.verdict_seconds, config.limits,
-                            settings.reading_wait)
-    checkpoint = Checkpoint(parts)
-    checkpoint_box.append(checkpoint)
-    return checkpoint
+    settings = config.kiosk
+    parts = CheckpointParts(trust_dir, trust, config.policy, sources, door_thermometer(config), recorder, sync, signal,
+                            settings.verdict_seconds, config.limits, settings.reading_wait, news)
+    return Checkpoint(parts)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.cli.common import day, moment, new_command, print_json, seconds
+from kiosk.collector.database import DATABASE_VARIABLE, database_url, default_file, open_store
 from kiosk.collector.limits import FD_RESERVE, Limits
-from kiosk.collector.store import DATABASE_VARIABLE, CollectorStore, Device, database_url, default_file, open_store
+from kiosk.collector.store import CollectorStore, Device
 from kiosk.device_names import fit, label, name_problem, printable, short_id
 from kiosk.errors import KioskError
 from kiosk.sync.protocol import MAX_SKEW
@@ -156,12 +157,9 @@ def run_enroll(args: argparse.Namespace) -> int:
         raise KioskError("the public key is 64 hex digits, as `kiosk device show` prints it")
     if problem := name_problem(args.name):
         raise KioskError(f"--name: {problem}")
-    store = _open(args, create=True)
-    try:
+    with _open(args, create=True) as store:
         device = store.enroll(public, args.name, time.time())
         namesakes = [d for d in store.devices() if d.name == device.name and d.id != device.id and device.name]
-    finally:
-        store.close()
     print(f"enrolled {label(device.name, device.id)}: device id {device.id}")
     if namesakes:
         sys.stderr.write(f"warning: {', '.join(label(d.name, d.id) for d in namesakes)} has this name too; "
@@ -170,11 +168,8 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    store = _open(args)
-    try:
+    with _open(args) as store:
         device = store.revoke(_device(store, args.device).id, time.time())
-    finally:
-        store.close()
     print(f"revoked {label(device.name, device.id)}: its uploads are refused from now on")
     return 0
 
@@ -190,11 +185,8 @@ def _device_dict(d: Device) -> dict[str, Any]:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    store = _open(args)
-    try:
+    with _open(args) as store:
         devices = store.devices()
-    finally:
-        store.close()
     if args.json:
         for device in devices:
             print_json(_device_dict(device))
@@ -209,12 +201,9 @@ def run_devices(args: argparse.Namespace) -> int:
 
 
 def run_faults(args: argparse.Namespace) -> int:
-    store = _open(args)
-    try:
+    with _open(args) as store:
         names = {d.id: d.name for d in store.devices()}
         faults = store.faults(_device(store, args.device).id if args.device else None)
-    finally:
-        store.close()
     for f in faults:
         if args.json:
             print_json({"device": f.device, "name": names.get(f.device, ""), "kind": f.kind, "event_id": f.event_id,
@@ -230,13 +219,10 @@ def run_faults(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from kiosk.collector.views import export_all
 
-    store = _open(args)
-    try:
+    with _open(args) as store:
         device = _device(store, args.device).id if args.device else None
         rows = export_all(store, args.out, args.format, since=args.since, until=args.until, verdict=args.verdict,
                           device=device, language=args.language)
-    finally:
-        store.close()
     print(f"{rows:,} events written to {args.out}")
     return 0
 
@@ -244,12 +230,9 @@ def run_export(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from kiosk.collector.views import report_all
 
-    store = _open(args)
-    try:
+    with _open(args) as store:
         device = _device(store, args.device).id if args.device else None
         report_all(store, args.day or date.today(), args.out, device=device, language=args.language,
                    site_name=args.site)
-    finally:
-        store.close()
     print(f"report written to {args.out}")
     return 0

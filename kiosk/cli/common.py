@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import re
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -173,3 +177,19 @@ def print_json(obj: object) -> None:
         os.dup2(devnull, sys.stdout.fileno())  # Python's own advice: flushing at exit would fail again
         os.close(devnull)
         sys.stderr.write("kiosk: standard output was closed by its reader; verdicts are still logged\n")
+
+
+@contextlib.contextmanager
+def stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """Inside, SIGINT and SIGTERM set `stop` (on the main thread; elsewhere Python allows no handler); the
+    previous handlers are put back on the way out."""
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous[number] = signal.signal(number, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        for signal_number, handler in previous.items():
+            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(signal_number, handler)

@@ -17,7 +17,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.scanner.decoders import ImageError, decode_file  # OpenCV loads only when needed
+    from kiosk.errors import ImageError  # (a KioskError; caught here so that the other files are still read)
+    from kiosk.scanner.decoders import decode_file  # OpenCV loads only when needed
 
     status = 0
     for name in args.files:

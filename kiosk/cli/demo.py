@@ -21,8 +21,9 @@ from kiosk.checkpoint.view import VerdictView
 from kiosk.cli.common import new_command, print_json
 from kiosk.demo import DEMO_DIR
 from kiosk.errors import KioskError
+from kiosk.terms import VERDICT_TITLES
 
-WORDS = {"pass": "PASS ", "deny": "DENY ", "retry": "RETRY"}
+WORDS = {verdict: f"{title:<5}" for verdict, (_, title) in VERDICT_TITLES.items()}  # "PASS ", "DENY ", "RETRY"
 
 
 def register(commands: Any) -> None:
@@ -69,25 +70,19 @@ def run(args: argparse.Namespace) -> int:
     on_screen = not args.headless and not args.json and (has_display() or args.screenshots is not None)
     pace = args.pace or (3.5 if on_screen else 1.6)
     with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as folder:
-        demo = build_demo(Path(folder), pace=pace, bus=args.bus)
-        expected = [person.expected for person in demo.people]
-        if not args.json:
-            print(header(len(demo.people), demo.slot.seconds, VEHICLE if args.bus else None), flush=True)
-        table = Table(args.json, args.bus)
-        demo.checkpoint.observers.append(table)
-        try:
+        with build_demo(Path(folder), pace=pace, bus=args.bus) as demo:
+            expected = [person.expected for person in demo.people]
+            if not args.json:
+                print(header(len(demo.people), demo.slot.seconds, VEHICLE if args.bus else None), flush=True)
+            table = Table(args.json, args.bus)
+            demo.checkpoint.observers.append(table)
             if on_screen:
-                from kiosk.checkpoint.settings import KioskSettings
                 from kiosk.ui.app import run_ui
 
-                settings = KioskSettings(mode="bus" if args.bus else "door", vehicle=VEHICLE if args.bus else "",
-                                         fullscreen=False)
-                run_ui(demo.checkpoint, settings, None, screenshots=args.screenshots, exit_when_ended=True,
-                       windowed=True)
+                run_ui(demo.checkpoint, demo.settings, None, screenshots=args.screenshots, exit_when_ended=True,
+                       windowed=True, preview=demo.preview)
             else:
                 run_headless(demo.checkpoint, None)
-        finally:
-            demo.close()
         chain = demo_chain(Path(folder) / "audit.db")
     reasons = [view.reason for view in table.views]
     surprises = len(reasons) != len(expected) or reasons != expected
@@ -113,9 +108,6 @@ def header(people: int, seconds: float, vehicle: str | None) -> str:
 def demo_chain(path: Path) -> tuple[bool, int]:
     from kiosk.audit.store import AuditLog
 
-    log = AuditLog(path)
-    try:
+    with AuditLog(path) as log:
         report = log.verify()
-        return report.ok, report.events
-    finally:
-        log.close()
+    return report.ok, report.events

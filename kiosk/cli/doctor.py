@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, trust_dir_of
+from kiosk.cli.common import add_trust_option, config_of, new_command, print_json
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.sync.health import Limits, age_text, alerts
+from kiosk.sync.health import Limits, age_text, trust_alerts
 
 Check = tuple[str, str, str]  # (result "ok" | "warn" | "fail", what, detail)
 
@@ -29,14 +30,18 @@ def run(args: argparse.Namespace) -> int:
         checks: list[Check] = [("ok", "config", str(config.source or "built-in defaults"))]
     except KioskError as err:
         config, checks = Config(), [("fail", "config", str(err))]
-    steps: list[Callable[[], Check]] = [lambda: _trust(args, config.limits), lambda: _sync(config), _decoders,
-                                        lambda: _camera(config, args.wait), lambda: _serial_scanner(config),
-                                        lambda: _thermometer(config, args.wait)]
-    for step in steps:
+    # A config file that fails is said once, above; the checks then look at the built-in defaults.
+    trust_dir = Path(args.trust) if args.trust is not None else None if checks[0][0] == "fail" else config.trust_dir
+    steps: list[tuple[str, Callable[[], Check]]] = [
+        ("trust", lambda: _trust(trust_dir, config.limits) if trust_dir is not None else
+         ("warn", "trust", "not checked: the config file names the trust directory")), ("sync", lambda: _sync(config)),
+        ("decoders", _decoders), ("camera", lambda: _camera(config, args.wait)),
+        ("2D scanner", lambda: _serial_scanner(config)), ("thermometer", lambda: _thermometer(config, args.wait))]
+    for name, step in steps:
         try:
             checks.append(step())
         except Exception as err:  # a check that breaks is a failed check, never a crash
-            checks.append(("fail", getattr(step, "__name__", "check"), f"{type(err).__name__}: {err}"))
+            checks.append(("fail", name, f"{type(err).__name__}: {err}"))
     for result, what, detail in checks:
         if args.json:
             print_json({"result": result, "check": what, "detail": detail})
@@ -45,10 +50,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(result == "fail" for result, _, _ in checks) else 0
 
 
-def _trust(args: argparse.Namespace, limits: Limits) -> Check:
+def _trust(directory: Path, limits: Limits) -> Check:
     from kiosk.trustdir import load_trust_dir, refreshed_at
 
-    directory = trust_dir_of(args)
     try:
         store = load_trust_dir(directory)
     except KioskError as err:
@@ -59,7 +63,7 @@ def _trust(args: argparse.Namespace, limits: Limits) -> Check:
     refreshed = refreshed_at(directory)
     detail = (f"{directory}: bundle seq {store.bundle.seq}, {len(store.bundle.keys)} keys, signed {age_h:.0f} h ago"
               f"{entries}, refreshed {age_text(now - refreshed)[0] + ' ago' if refreshed else 'never'}")
-    problems = [*store.warnings, *(a.en for a in alerts(now, refreshed, None, limits))]
+    problems = [*store.warnings, *(a.en for a in trust_alerts(now, refreshed, limits))]
     return ("warn" if problems else "ok"), "trust", "; ".join([detail, *problems])
 
 
@@ -68,29 +72,25 @@ def _sync(config: Config) -> Check:
     if config.sync is None:
         return "ok", "sync", "no collector configured: the log stays on this kiosk"
     from kiosk.audit.store import AuditLog
+    from kiosk.errors import SyncError
+    from kiosk.sync.health import clock_alerts
     from kiosk.sync.outbox import Outbox
-    from kiosk.sync.transport import HttpTransport, SyncError
+    from kiosk.sync.service import measure_clock
+    from kiosk.sync.wiring import open_transport
 
     pending = ""
     if config.log is not None and config.log.path.exists():
-        log = AuditLog(config.log.path)
-        outbox = Outbox(log)
-        state, count = outbox.state(), outbox.pending()
-        outbox.close()
-        log.close()
+        with AuditLog(config.log.path) as log, Outbox(log) as outbox:
+            state, count = outbox.state(), outbox.pending()
         last = f"last success {age_text(time.time() - state.last_success)[0]} ago" if state.last_success else \
             "never synced"
         pending = f"; {count:,} events pending, {last}"
-    transport = HttpTransport(config.sync.url, timeout=min(config.sync.timeout, 5.0))
-    try:
-        start = time.time()
-        reply = transport.clock()
-        offset = None if reply.server_time is None else reply.server_time - (start + time.time()) / 2
-    except SyncError as err:
-        return "warn", "sync", f"{err}{pending}"
-    finally:
-        transport.close()
-    found = alerts(time.time(), time.time(), offset, Limits(clock_warn=config.sync.clock_warn))
+    with open_transport(config.sync, timeout=min(config.sync.timeout, 5.0)) as transport:
+        try:
+            offset = measure_clock(transport)
+        except SyncError as err:
+            return "warn", "sync", f"{err}{pending}"
+    found = clock_alerts(offset, config.limits)
     detail = f"{config.sync.url}: answers, clock {'?' if offset is None else f'{offset:+.1f} s'}{pending}"
     return ("warn" if found else "ok"), "sync", "; ".join([detail, *(a.en for a in found)])
 
@@ -142,12 +142,9 @@ def _thermometer(config: Config, wait: float) -> Check:
     settings = config.thermometer
     if settings is None:
         return "ok", "thermometer", "none configured: no temperature required"
-    from kiosk.thermometer.poller import ThermometerPoller
-    from kiosk.thermometer.protocols import make_driver
+    from kiosk.checkpoint.factories import make_thermometer
 
-    poller = ThermometerPoller(settings.port, make_driver(settings.protocol, settings.options),
-                               baudrate=settings.baudrate, interval=settings.interval,
-                               compensation=settings.compensation)
+    poller = make_thermometer(settings)
     poller.start()
     try:
         deadline = time.monotonic() + wait

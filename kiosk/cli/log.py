@@ -90,19 +90,15 @@ def _language(args: argparse.Namespace, settings: LogConfig) -> Literal["zh", "e
     return "en" if (args.language or settings.language) == "en" else "zh"
 
 
-def _open(args: argparse.Namespace, *, must_exist: bool = True) -> tuple[AuditLog, LogConfig]:
-    settings = _settings(args)
+def _open(settings: LogConfig, *, must_exist: bool = True) -> AuditLog:
     if must_exist and not settings.path.exists():
         raise KioskError(f"{settings.path}: no such audit log")
-    return AuditLog(settings.path), settings
+    return AuditLog(settings.path)
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    audit, _ = _open(args)
-    try:
+    with _open(_settings(args)) as audit:
         report = audit.verify()
-    finally:
-        audit.close()
     if report.ok:
         print(f"ok: {report.events:,} events, the chain verifies")
         return 0
@@ -115,13 +111,11 @@ def run_export(args: argparse.Namespace) -> int:
     from kiosk.audit.export import export, format_for
 
     fmt = format_for(args.out, args.format)
-    audit, settings = _open(args)
-    try:
+    settings = _settings(args)
+    with _open(settings) as audit:
         rows = export(audit, args.out, fmt, since=args.since, until=args.until, verdict=args.verdict,
                       language=_language(args, settings), tz=settings.zone, progress=sys.stderr.isatty(),
                       fields=settings.manual_fields)
-    finally:
-        audit.close()
     print(f"{rows:,} events written to {args.out}")
     return 0
 
@@ -129,47 +123,41 @@ def run_export(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from kiosk.audit.report import report
 
-    audit, settings = _open(args)
-    try:
+    settings = _settings(args)
+    with _open(settings) as audit:
         zone = settings.zone
         report(audit, args.day or datetime.now(zone).date(), args.out, tz=zone, language=_language(args, settings),
                site_name=settings.site or None, fever_at=config_of(args).policy.fever_threshold)
-    finally:
-        audit.close()
     print(f"report written to {args.out}")
     return 0
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    audit, settings = _open(args)
+    settings = _settings(args)
     days = args.days if args.days is not None else settings.retention_days
     now = time.time()
-    keep = None
-    try:
-        if config_of(args).sync is not None:  # a kiosk with a collector never purges what it has not delivered
-            outbox = Outbox(audit)
-            keep = outbox.first_pending()
-            outbox.close()
-        deleted = audit.purge(now - days * 86400, keep_after_id=keep, at=now, operator="kiosk log purge")
-    finally:
-        audit.close()
+    syncing = config_of(args).sync is not None  # the log keeps what a collector has not acknowledged (purge)
+    with _open(settings) as audit:
+        unsynced = False
+        if syncing:
+            with Outbox(audit) as outbox:
+                unsynced = outbox.pending() > 0
+        deleted = audit.purge(now - days * 86400, at=now, operator="kiosk log purge", syncing=syncing)
     cutoff = datetime.fromtimestamp(now - days * 86400).strftime("%Y-%m-%d %H:%M")
     print(f"{deleted:,} events older than {cutoff} purged (the purge itself is logged)"
-          + ("; events not yet synced are kept" if keep is not None else ""))
+          + ("; events not yet synced are kept" if unsynced else ""))
     return 0
 
 
 def run_register(args: argparse.Namespace) -> int:
     policy = config_of(args).policy
-    audit, settings = _open(args, must_exist=False)
-    try:
-        recorder = Recorder(audit, settings, subject_secret(settings))
-        event = recorder.manual(dict(args.field), at=time.time(), temperature=args.temperature,
-                                operator=args.operator, policy=policy)
-    except ValueError as err:
-        raise KioskError(str(err)) from None
-    finally:
-        audit.close()
+    settings = _settings(args)
+    with _open(settings, must_exist=False) as audit:
+        try:
+            event = Recorder(audit, settings, subject_secret(settings)).manual(
+                dict(args.field), at=time.time(), temperature=args.temperature, operator=args.operator, policy=policy)
+        except ValueError as err:
+            raise KioskError(str(err)) from None
     fever = event.reason == "fever"
     print_json({"id": event.id, "kind": event.kind, "temperature": event.temperature, "fever": fever,
                 "fields": sorted(event.details)})
@@ -180,15 +168,14 @@ def run_register(args: argparse.Namespace) -> int:
 
 def run_correct(args: argparse.Namespace) -> int:
     policy = config_of(args).policy
-    audit, settings = _open(args)
-    try:
-        recorder = Recorder(audit, settings, subject_secret(settings))
-        event = recorder.correct(args.event_id, dict(args.field), at=time.time(), temperature=args.temperature,
-                                 operator=args.operator, policy=policy, note=args.note)
-    except ValueError as err:
-        raise KioskError(str(err)) from None
-    finally:
-        audit.close()
+    settings = _settings(args)
+    with _open(settings) as audit:
+        try:
+            event = Recorder(audit, settings, subject_secret(settings)).correct(
+                args.event_id, dict(args.field), at=time.time(), temperature=args.temperature,
+                operator=args.operator, policy=policy, note=args.note)
+        except ValueError as err:
+            raise KioskError(str(err)) from None
     fever = event.reason == "fever"
     print_json({"id": event.id, "kind": event.kind, "corrects": args.event_id, "fields": sorted(dict(args.field)),
                 "temperature": event.temperature, "fever": fever})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 from kiosk.checkpoint.flow import Checkpoint, Listener
 from kiosk.checkpoint.view import VerdictView
-from kiosk.cli.common import add_trust_option, config_of, new_command, print_json
+from kiosk.cli.common import add_trust_option, config_of, new_command, print_json, stopped_by_signals
 from kiosk.errors import KioskError
 
 SETTLE = 3.0  # seconds at start for every device to try to open, so the first word about it is the right one
@@ -84,9 +83,8 @@ def say(command: str, text: str) -> None:
 
 def open_devices(checkpoint: Checkpoint, command: str) -> None:
     """Say where the log is, open the devices, and say which cannot be opened: one line each, on stderr."""
-    recorder = checkpoint.parts.recorder
-    if recorder is not None and recorder.audit.path is not None:
-        say(command, f"audit log {recorder.audit.path.absolute()}")
+    if checkpoint.log_path is not None:
+        say(command, f"audit log {checkpoint.log_path.absolute()}")
     for _, line in checkpoint.open_devices(settle=SETTLE).unopened:
         say(command, line)
 
@@ -100,24 +98,17 @@ def run_headless(checkpoint: Checkpoint, listener: Listener | None, *, stdin: bo
     scan in hand finished and the log closed.
     """
     stop = until or threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for number in (signal.SIGINT, signal.SIGTERM):
-            previous[number] = signal.signal(number, lambda *_: stop.set())
-    checkpoint.start(listener)
-    try:
-        if stdin:
-            _read_stdin(checkpoint, stop)
-        while not stop.wait(0.2):
-            if checkpoint.ended:
-                break
-    except KeyboardInterrupt:  # off the main thread no handler is ours: Python's own Ctrl-C
-        pass
-    finally:
-        checkpoint.stop()
-        for signal_number, handler in previous.items():
-            if handler is not None:  # None: a handler not set from Python, which cannot be put back
-                signal.signal(signal_number, handler)
+    # The checkpoint stops (the scan in hand finished, the log closed) while the signals are still ours.
+    with stopped_by_signals(stop), checkpoint:
+        checkpoint.start(listener)
+        try:
+            if stdin:
+                _read_stdin(checkpoint, stop)
+            while not stop.wait(0.2):
+                if checkpoint.ended:
+                    break
+        except KeyboardInterrupt:  # off the main thread no handler is ours: Python's own Ctrl-C
+            pass
     return 0
 
 
@@ -134,24 +125,21 @@ def _read_stdin(checkpoint: Checkpoint, stop: threading.Event) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kiosk.checkpoint.wiring import build_checkpoint, code_sources
+    from kiosk.scanner.preview_buffer import FrameBuffer
 
     config = config_of(args)
-    sources = code_sources(config, camera=args.camera, serial=args.serial, realtime=args.realtime)
     headless = args.headless or (not has_display() and args.screenshots is None)
+    preview = None if headless else FrameBuffer()  # the touchscreen's camera picture, straight from the camera
+    sources = code_sources(config, camera=args.camera, serial=args.serial, realtime=args.realtime, preview=preview)
     if headless and not sources and not args.stdin:
         raise KioskError("nothing to read codes from: give --camera, --serial or --stdin, or a [scanner] "
                          "section in the config")
     if not headless:  # before any device is opened: nothing to close if the touchscreen's modules fail
         from kiosk.checkpoint.admin import Admin
         from kiosk.ui.app import run_ui
-    checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources, log_path=args.log)
-    try:
+    with build_checkpoint(config, trust_dir=args.trust, sources=sources, log_path=args.log) as checkpoint:
         open_devices(checkpoint, "run")
-        admin = None if headless else Admin(checkpoint, config.kiosk)
-    except BaseException:
-        checkpoint.stop()
-        raise
-    if headless:
-        return run_headless(checkpoint, JsonLines(), stdin=args.stdin)
-    return run_ui(checkpoint, config.kiosk, admin, screenshots=args.screenshots, exit_when_ended=bool(args.camera),
-                  windowed=args.windowed)
+        if headless:
+            return run_headless(checkpoint, JsonLines(), stdin=args.stdin)
+        return run_ui(checkpoint, config.kiosk, Admin(checkpoint, config.kiosk), screenshots=args.screenshots,
+                      exit_when_ended=bool(args.camera), windowed=args.windowed, preview=preview)

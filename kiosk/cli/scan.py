@@ -63,10 +63,6 @@ def run(args: argparse.Namespace) -> int:
                            serial_baudrate=args.baudrate)
     if not sources:
         raise KioskError("give --camera SOURCE and/or --serial URL, or a [scanner] section in the config")
-    checkpoint = build_checkpoint(config, trust_dir=args.trust, sources=sources, log_path=args.log)
-    try:
+    with build_checkpoint(config, trust_dir=args.trust, sources=sources, log_path=args.log) as checkpoint:
         open_devices(checkpoint, "scan")
-    except BaseException:
-        checkpoint.stop()
-        raise
-    return run_headless(checkpoint, VerifierLines())
+        return run_headless(checkpoint, VerifierLines())

@@ -12,9 +12,9 @@ from typing import Any
 from kiosk.audit.settings import LogConfig, existing_default_log
 from kiosk.audit.store import AuditLog
 from kiosk.cli.common import config_of, new_command, print_json
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, LogWriteError
 from kiosk.sync.outbox import Outbox
-from kiosk.sync.transport import SyncError
+from kiosk.sync.service import SyncParts, sync_once
 from kiosk.sync.wiring import build_sync, status
 
 
@@ -41,47 +41,37 @@ def run_sync(args: argparse.Namespace) -> int:
     path = _log_path(args, config.log)
     if not path.exists():
         raise KioskError(f"{path}: no such audit log")
-    log = AuditLog(path)
-    try:
+    with AuditLog(path) as log:
         if args.status:
-            outbox = Outbox(log)
-            try:
+            with Outbox(log) as outbox:
                 return _show(status(outbox, config.trust_dir, config.limits, time.time()), args.json,
                              config.sync is not None)
-            finally:
-                outbox.close()
         if config.sync is None:
             raise KioskError("no collector configured: add a [sync] section with url to the config")
-        parts = build_sync(config.sync, log, config.trust_dir)
-        try:
-            return _pass(parts, args, config.trust_dir)
-        finally:
-            parts.close()
-    finally:
-        log.close()
+        with build_sync(config.sync, log, config.trust_dir) as parts:
+            return _pass(parts, args)
 
 
-def _pass(parts: Any, args: argparse.Namespace, trust_dir: Path) -> int:
+def _pass(parts: SyncParts, args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    with tqdm(total=parts.outbox.pending(), unit="event", unit_scale=True, file=sys.stderr,
+              desc="sync", disable=None if not args.json else True) as bar:
+        outcome = sync_once(parts, pull_trust=not args.no_trust, progress=bar.update)
+    if outcome.log_failed:  # the log itself, not the collector: one line and exit 2, as any broken log
+        raise LogWriteError(outcome.error or "the audit log failed")
     summary: dict[str, Any] = {"device": parts.identity.id}
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped]
-
-        with tqdm(total=parts.outbox.pending(), unit="event", unit_scale=True, file=sys.stderr,
-                  desc="sync", disable=None if not args.json else True) as bar:
-            result = parts.uploader.run_once(progress=bar.update)  # events first: they are what must not wait
-        if parts.pull is not None and not args.no_trust:
-            pulled = parts.pull()
-            summary["trust"] = {"installed": [f"{i.kind} seq {i.seq}" for i in pulled.installed],
-                                "current": pulled.current, "refused": pulled.refused}
-    except SyncError as err:
-        parts.outbox.update(last_error=str(err))
-        pending = parts.outbox.pending()
-        sys.stderr.write(f"kiosk sync: {err}; {pending:,} events pending, sent again next time\n")
+    if outcome.pulled:
+        summary["trust"] = {"installed": [f"{i.kind} seq {i.seq}" for i in outcome.installed],
+                            "current": list(outcome.current), "refused": list(outcome.refused)}
+    if outcome.error is not None:
+        pending = "?" if outcome.pending is None else f"{outcome.pending:,}"
+        sys.stderr.write(f"kiosk sync: {outcome.error}; {pending} events pending, sent again next time\n")
         if args.json:
-            print_json({**summary, "ok": False, "error": str(err), "pending": pending})
+            print_json({"device": parts.identity.id, "ok": False, "error": outcome.error, "pending": outcome.pending})
         return 1
-    summary.update(ok=True, sent=result.sent, stored=result.stored, duplicates=result.duplicates,
-                   batches=result.batches, pending=result.pending, faults=[f.as_dict() for f in result.faults])
+    summary.update(ok=True, sent=outcome.sent, stored=outcome.stored, duplicates=outcome.duplicates,
+                   batches=outcome.batches, pending=outcome.pending, faults=[f.as_dict() for f in outcome.faults])
     if args.json:
         print_json(summary)
         return 0
@@ -89,9 +79,9 @@ def _pass(parts: Any, args: argparse.Namespace, trust_dir: Path) -> int:
         print(f"trust: installed {line}")
     for line in summary.get("trust", {}).get("refused", []):
         print(f"trust: REFUSED {line}")
-    print(f"synced {result.sent:,} events ({result.stored:,} new to the collector, {result.duplicates:,} it had) "
-          f"in {result.batches} batches; {result.pending:,} pending")
-    for fault in result.faults:
+    print(f"synced {outcome.sent:,} events ({outcome.stored:,} new to the collector, {outcome.duplicates:,} it had) "
+          f"in {outcome.batches} batches; {outcome.pending:,} pending")
+    for fault in outcome.faults:
         print(f"collector: {fault.message}")
     return 0
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import queue
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.cli.common import new_command, print_json, seconds
+from kiosk.cli.common import new_command, print_json, seconds, stopped_by_signals
 from kiosk.errors import KioskError
+
+if TYPE_CHECKING:
+    from kiosk.thermometer.poller import Measurement, ThermometerPoller
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,16 +81,10 @@ def run_simulate(args: argparse.Namespace) -> int:
                               emulate_baud=not args.no_wire_delay, link=args.link, corrupt_every=args.corrupt_every)
     except ValueError as err:
         raise KioskError(str(err)) from None
-    path = simulator.start()
-    print(path, flush=True)
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with simulator, stopped_by_signals(done):  # Ctrl-C or SIGTERM: the pty closed, exit 0
+        print(simulator.start(), flush=True)
         done.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.stop()
     return 0
 
 
@@ -98,48 +95,50 @@ def run_probe(args: argparse.Namespace) -> int:
     "unconfirmed": nothing agrees yet (a first reading, or a corrupt frame); "dropped: ...": outside
     the sensor's or a person's range, never used. "scan" is what a scan at that moment would take.
     """
+    from kiosk.checkpoint.factories import make_thermometer
+    from kiosk.devices_config import ThermometerConfig
     from kiosk.thermometer.compensation import Compensation
-    from kiosk.thermometer.confirm import confirmed, supported
-    from kiosk.thermometer.poller import Measurement, ThermometerPoller
-    from kiosk.thermometer.protocols import make_driver
 
-    try:
-        driver = make_driver(args.protocol, _options(args))
-    except ValueError as err:
-        raise KioskError(str(err)) from None
     compensation = Compensation() if args.offset is None else Compensation(offset=args.offset)
+    settings = ThermometerConfig(args.protocol, args.port, baudrate=args.baudrate, options=_options(args),
+                                 compensation=compensation)
     arrived: queue.Queue[Measurement] = queue.Queue()  # every frame, dropped ones too, in order
-    poller = ThermometerPoller(args.port, driver, baudrate=args.baudrate, compensation=compensation,
-                               reconnect_every=0.5, listener=arrived.put)
-    poller.start()
+    try:
+        poller = make_thermometer(settings, reconnect_every=0.5, listener=arrived.put)
+    except ValueError as err:  # an option the protocol does not have
+        raise KioskError(str(err)) from None
+    with poller:
+        poller.start()
+        with contextlib.suppress(KeyboardInterrupt):
+            _print_frames(args, poller, arrived)
+    return 0
+
+
+def _print_frames(args: argparse.Namespace, poller: ThermometerPoller, arrived: queue.Queue[Measurement]) -> None:
+    from kiosk.thermometer.confirm import confirmed, supported
+
     printed = 0
     deadline = time.monotonic() + args.timeout
-    try:
-        while args.count == 0 or printed < args.count:
-            try:
-                measurement = arrived.get(timeout=0.05)
-            except queue.Empty:
-                if time.monotonic() > deadline:
-                    state = poller.state
-                    why = state.last_error or f"{state.status}, {state.missed_polls} polls unanswered"
-                    raise KioskError(f"no reading from {args.port} in {args.timeout:g} s ({why})") from None
-                continue
-            printed += 1
-            deadline = time.monotonic() + args.timeout
-            reading = measurement.reading
-            # Only what had arrived by then counts, so the marks do not depend on how fast this loop runs.
-            at = reading.taken_at
-            window = [r for r in poller.readings(at, args.window) if r.taken_at <= at]
-            if measurement.dropped is not None:
-                mark = f"dropped: {measurement.dropped}"
-            else:
-                mark = "confirmed" if supported(reading, window, poller.rule) else "unconfirmed"
-            scan = confirmed(window, at, args.window, poller.rule)
-            print_json({"celsius": reading.celsius, "raw": measurement.sample.object_c,
-                        "ambient": measurement.sample.ambient_c, "taken_at": reading.taken_at, "mark": mark,
-                        "scan": None if scan is None else scan.celsius})
-    except KeyboardInterrupt:
-        pass
-    finally:
-        poller.stop()
-    return 0
+    while args.count == 0 or printed < args.count:
+        try:
+            measurement = arrived.get(timeout=0.05)
+        except queue.Empty:
+            if time.monotonic() > deadline:
+                state = poller.state
+                why = state.last_error or f"{state.status}, {state.missed_polls} polls unanswered"
+                raise KioskError(f"no reading from {args.port} in {args.timeout:g} s ({why})") from None
+            continue
+        printed += 1
+        deadline = time.monotonic() + args.timeout
+        reading = measurement.reading
+        # Only what had arrived by then counts, so the marks do not depend on how fast this loop runs.
+        at = reading.taken_at
+        window = [r for r in poller.readings(at, args.window) if r.taken_at <= at]
+        if measurement.dropped is not None:
+            mark = f"dropped: {measurement.dropped}"
+        else:
+            mark = "confirmed" if supported(reading, window, poller.rule) else "unconfirmed"
+        scan = confirmed(window, at, args.window, poller.rule)
+        print_json({"celsius": reading.celsius, "raw": measurement.sample.object_c,
+                    "ambient": measurement.sample.ambient_c, "taken_at": reading.taken_at, "mark": mark,
+                    "scan": None if scan is None else scan.celsius})

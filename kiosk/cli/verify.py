@@ -45,12 +45,9 @@ def _text_of(args: argparse.Namespace) -> str:
     if args.image is not None:
         if args.text is not None:
             raise KioskError("give TEXT, - or --image FILE, not two of them")
-        from kiosk.scanner.decoders import ImageError, decode_file  # OpenCV loads only when needed
+        from kiosk.scanner.decoders import decode_file  # OpenCV loads only when needed
 
-        try:
-            texts = decode_file(args.image)
-        except ImageError as err:
-            raise KioskError(str(err)) from None
+        texts = decode_file(args.image)  # an unreadable picture is an ImageError: one line, exit 2
         if not texts:
             raise KioskError(f"{args.image}: no QR code found in the picture")
         return next((t for t in texts if t.startswith("PHC1:")), texts[0])
@@ -76,34 +73,18 @@ def run(args: argparse.Namespace) -> int:
     now = args.now if args.now is not None else time.time()
     reading = Reading(args.temperature, now) if args.temperature is not None else None
     verdict = decide(text, trust, policy, reading, now)
-    shown = verdict.as_dict()
     if args.log is not None:
-        shown = _record(args, verdict, now)
-    print_json(shown)
-    for warning in shown["warnings"]:  # type: ignore[attr-defined]
+        verdict = _record(args, verdict, now)
+    print_json(verdict.as_dict())
+    for warning in verdict.warnings:
         sys.stderr.write(f"warning: {warning}\n")
-    return EXIT_CODES[str(shown["verdict"])]
+    return EXIT_CODES[verdict.verdict]
 
 
-def _record(args: argparse.Namespace, verdict: Verdict, now: float) -> dict[str, object]:
-    """Append the verdict to the audit log first; if that fails, say so (or refuse, if the site says)."""
-    from kiosk.audit.recorder import Recorder
-    from kiosk.audit.settings import LogConfig, subject_secret
-    from kiosk.audit.store import AuditLog, LogWriteError
+def _record(args: argparse.Namespace, verdict: Verdict, now: float) -> Verdict:
+    """The verdict committed to the log at --log first: the final decision (kiosk/audit/recorder.py says what a
+    log that cannot be written, or opened, makes of it)."""
+    from kiosk.audit.recorder import record_once
+    from kiosk.checkpoint.factories import log_settings
 
-    configured = config_of(args).log
-    settings = LogConfig(args.log) if configured is None else LogConfig(**{**configured.__dict__, "path": args.log})
-    try:
-        audit = AuditLog(settings.path)
-    except LogWriteError as err:
-        shown, refused = verdict.as_dict(), settings.on_failure == "deny" and verdict.verdict == "pass"
-        shown["warnings"] = [*verdict.warnings, f"audit log not written: {err}"]
-    else:
-        try:
-            recorded, refused = Recorder(audit, settings, subject_secret(settings)).record(verdict, now)
-        finally:
-            audit.close()
-        shown = recorded.as_dict()
-    if refused:  # the site refuses entry while it cannot keep a record (an extension of spec section 5)
-        shown.update(verdict="deny", reason="log_unavailable")
-    return shown
+    return record_once(log_settings(config_of(args), args.log), verdict, now)

@@ -26,8 +26,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kiosk.collector.store import CollectorStore, Device, StoreError
-from kiosk.sync.protocol import DEVICE_HEADER, MAX_BODY, MAX_SKEW, SIGNATURE_HEADER, Ack, BatchRefused, open_batch
+from kiosk.collector.store import CollectorStore, Device
+from kiosk.errors import BatchRefused, StoreError
+from kiosk.sync.protocol import DEVICE_HEADER, MAX_BODY, MAX_SKEW, SIGNATURE_HEADER, Ack, open_batch
 
 TRUST_FILES = ("trust.cose", "status.cose")
 BODY_BUDGET = 32 * 1024 * 1024  # bytes of batch bodies read at once, every sender together: eight full batches

@@ -20,7 +20,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
 from kiosk.collector import schema as q
-from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault, StoreError
+from kiosk.collector.store import REPLAY_MEMORY, ClosedOnExit, Device, Ingested, StoredFault
+from kiosk.errors import StoreError
 from kiosk.sync.protocol import Batch
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class _Pool:
             self._release()
 
 
-class PostgresStore:
+class PostgresStore(ClosedOnExit):
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         """Connect to `url` (postgresql://user[:password]@host[:port]/database) and make the tables if missing."""
         self.name = display(url)

@@ -14,10 +14,11 @@ from operator import attrgetter
 from typing import Any
 
 from kiosk.audit.events import COLUMNS
-from kiosk.collector.store import ROW_COLUMNS, Checked, Device, Head, StoredFault, StoreError, check_chain
+from kiosk.collector.store import ROW_COLUMNS, Checked, Device, Head, StoredFault, check_chain
 from kiosk.cose import kid_of
 from kiosk.device_names import label, short_id
-from kiosk.sync.protocol import Batch, BatchRefused, Linked
+from kiosk.errors import BatchRefused, StoreError
+from kiosk.sync.protocol import Batch, Linked
 
 
 @dataclass(frozen=True)

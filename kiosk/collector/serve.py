@@ -6,6 +6,7 @@ headers and body and caps the connections, which uvicorn alone does not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
@@ -14,9 +15,9 @@ from pathlib import Path
 import uvicorn
 
 from kiosk.collector.app import make_app
+from kiosk.collector.database import open_store
 from kiosk.collector.guard import new_loop, protocol_class
 from kiosk.collector.limits import Limits
-from kiosk.collector.store import open_store
 from kiosk.errors import ConfigError
 from kiosk.sync.protocol import MAX_SKEW
 
@@ -41,8 +42,7 @@ def serve(db_url: str, *, host: str = "127.0.0.1", port: int = 8080, trust_files
     collector_log = logging.getLogger("kiosk.collector")
     if collector_log.getEffectiveLevel() > logging.WARNING:
         collector_log.setLevel(logging.WARNING)
-    store = open_store(db_url)
-    try:
+    with open_store(db_url) as store:
         app = make_app(store, trust_files=trust_files, max_skew=max_skew)
         # The guard closes idle connections itself; uvicorn's own keep-alive timer (whole seconds) is a backstop.
         config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info",
@@ -56,14 +56,10 @@ def serve(db_url: str, *, host: str = "127.0.0.1", port: int = 8080, trust_files
         sys.stderr.write(f"collector: {scheme}://{host}:{port}, database {_safe(db_url)}"
                          f"{f', trust files from {trust_files}' if trust_files else ''}\n")
         sys.stderr.flush()
-        loop = new_loop(limits)  # uvicorn.Server.run() would make its own loop, without the TLS handshake deadline
-        try:
+        # uvicorn.Server.run() would make its own loop, without the TLS handshake deadline
+        with contextlib.closing(new_loop(limits)) as loop:
             loop.run_until_complete(uvicorn.Server(config).serve())
             loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
-    finally:
-        store.close()
 
 
 def _safe(url: str) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.collector import schema as q
-from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault, StoreError
+from kiosk.collector.store import REPLAY_MEMORY, ClosedOnExit, Device, Ingested, StoredFault
+from kiosk.errors import StoreError
 from kiosk.sync.protocol import Batch
 
 D = q.SQLITE
@@ -28,7 +29,7 @@ MAX_IDLE_READERS = 8  # more threads than this reading at once open connections 
 BUSY_TIMEOUT_MS = 10_000  # another process writing the file (a backup, a second server) is waited for this long
 
 
-class SqliteStore:
+class SqliteStore(ClosedOnExit):
     def __init__(self, path: Path | str) -> None:
         """Open (or create, readable by its owner only) the database at `path`."""
         self.path = Path(path)

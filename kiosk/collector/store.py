@@ -1,7 +1,7 @@
 """What the collector keeps, and the chain check it does on every batch. The check is pure.
 
 Two stores implement `CollectorStore`: SQLite (one site; the default) and
-PostgreSQL (a city), chosen by the database URL in `open_store`. Both keep, per
+PostgreSQL (a city), chosen by the database URL (kiosk/collector/database.py). Both keep, per
 enrolled device, its public key and the head of its chain as the collector has
 it; per event, every field, the link the kiosk stored and the event's own hash;
 the faults seen; and the digests of recent batches, so a replayed batch is refused.
@@ -9,25 +9,17 @@ the faults seen; and the digests of recent batches, so a replayed batch is refus
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from kiosk.audit.events import chain_hash
-from kiosk.errors import KioskError
-from kiosk.fileio import data_folder
+from kiosk.audit.schema import COLUMNS
 from kiosk.sync.protocol import Batch, Fault, Linked
 
-# Export rows: the kiosk's own export columns (kiosk/audit/export.py SOURCE), in that order.
-ROW_COLUMNS = ("id", "at", "kind", "site", "lane", "device", "verdict", "reason", "status", "code_kind", "kid", "iss",
-               "code_iat", "subject_ref", "temperature", "operator", "details")
+ROW_COLUMNS = COLUMNS  # export rows: the kiosk's own, those of its audit log's events table, in that order
 REPLAY_MEMORY = 24 * 3600.0  # seconds a batch digest is kept; far beyond the signing window (MAX_SKEW)
-
-
-class StoreError(KioskError):
-    """The collector's database cannot be opened, read or written; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +108,20 @@ class StoredFault:
     seen_at: float
 
 
+class ClosedOnExit:
+    """`with store:` closes the store when the block ends."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
 class CollectorStore(Protocol):
     """The collector's database. Every method is one transaction; errors raise StoreError."""
 
@@ -149,49 +155,8 @@ class CollectorStore(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> CollectorStore: ...
 
-DATABASE_VARIABLE = "KIOSK_COLLECTOR_DB"
-
-
-def database_url(given: str | None) -> str:
-    """The database every `kiosk collector` command uses: `given` (--db), else $KIOSK_COLLECTOR_DB, else the
-    SQLite file collector.db in the data folder (~/.local/share/kiosk)."""
-    if given:
-        return given
-    if os.environ.get(DATABASE_VARIABLE):
-        return os.environ[DATABASE_VARIABLE]
-    return f"sqlite:///{default_file()}"
-
-
-def default_file() -> Path:
-    """The SQLite file of a collector with no --db nor $KIOSK_COLLECTOR_DB."""
-    return data_folder() / "collector.db"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (sqlite:///path/file.db, or a plain path); None for PostgreSQL."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return None
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
-    if not path or "://" in path:
-        raise StoreError(f"{url}: not a database URL (sqlite:///path/collector.db or postgresql://user@host/db)")
-    return Path(path)
-
-
-def open_store(url: str, create: bool = True) -> CollectorStore:
-    """The store at `url`: sqlite:///path/file.db (or a plain path), or postgresql://user@host:port/db.
-
-    `create=False` (a command that only reads or changes what is there) refuses a SQLite file that does not
-    exist, rather than making an empty database where a path was mistyped.
-    """
-    path = sqlite_path(url)
-    if path is None:
-        from kiosk.collector.pg_store import PostgresStore
-
-        return PostgresStore(url)
-    from kiosk.collector.sqlite_store import SqliteStore
-
-    if not create and not path.exists():
-        raise StoreError(f"{path}: no collector database there yet (`kiosk collector serve` or `enroll` makes it; "
-                         f"--db or ${DATABASE_VARIABLE} names another)")
-    return SqliteStore(path)
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        """close()"""

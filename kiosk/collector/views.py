@@ -11,12 +11,12 @@ corrections are copied too (outside the range, so they are not rows of the expor
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from datetime import date, tzinfo
 from pathlib import Path
 
+from kiosk.audit.corrections import CORRECTABLE as REGISTRATION
 from kiosk.audit.corrections import KIND as CORRECTION
 from kiosk.audit.day import day_bounds
 from kiosk.audit.export import Format, Language, export, format_for
@@ -33,30 +33,24 @@ def copied(store: CollectorStore, since: float | None = None, until: float | Non
            verdict: str | None = None, device: str | None = None) -> Iterator[AuditLog]:
     """A temporary audit log holding the collector's events in [since, until), ordered by time, and the later
     corrections of the registrations among them."""
-    with tempfile.TemporaryDirectory(prefix="kiosk-collector-") as folder:
-        log = AuditLog(Path(folder) / "events.db")
-        try:
-            conn = log.db.conn
-            conn.execute("PRAGMA synchronous=OFF")  # a scratch copy: nothing to keep after a crash
-            insert = (f"INSERT OR IGNORE INTO events ({', '.join(ROW_COLUMNS)}, prev_hash) "
-                      f"VALUES ({', '.join('?' * len(ROW_COLUMNS))}, x'')")
-            conn.execute("BEGIN")
-            for rows in store.rows(since, until, verdict, device, names=True):  # "Gate 2 (3f2a9c1b)"
-                conn.executemany(insert, rows)
-            if until is not None and verdict is None and _has_registrations(conn):
-                # Read on past the range for corrections: the collector keeps no index of kinds, but
-                # registrations are rare and so is an export of them long after the day.
-                for rows in store.rows(until, None, None, device, names=True):
-                    conn.executemany(insert, [row for row in rows if row[_KIND] == CORRECTION])
-            conn.execute("COMMIT")
-            yield log
-        finally:
-            log.close()
+    registrations = False
 
+    def noting_registrations(pages: Iterator[list[tuple[object, ...]]]) -> Iterator[list[tuple[object, ...]]]:
+        nonlocal registrations
+        for rows in pages:
+            registrations = registrations or any(row[_KIND] == REGISTRATION for row in rows)
+            yield rows
 
-def _has_registrations(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM events WHERE kind IN ('manual', 'correction') AND kind = 'manual' "
-                        "LIMIT 1").fetchone() is not None
+    with tempfile.TemporaryDirectory(prefix="kiosk-collector-") as folder, \
+            AuditLog(Path(folder) / "events.db") as log:
+        # The device column holds each kiosk's name and short id: "Gate 2 (3f2a9c1b)".
+        log.bulk_load(noting_registrations(store.rows(since, until, verdict, device, names=True)))
+        if until is not None and verdict is None and registrations:
+            # Read on past the range for corrections: the collector keeps no index of kinds, but
+            # registrations are rare and so is an export of them long after the day.
+            log.bulk_load([row for row in rows if row[_KIND] == CORRECTION]
+                          for rows in store.rows(until, None, None, device, names=True))
+        yield log
 
 
 def export_all(store: CollectorStore, out: Path, fmt: Format | None, *, since: float | None = None,

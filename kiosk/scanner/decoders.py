@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from kiosk.errors import ImageError
 from kiosk.scanner.fallbacks import (
     VIEWS,
     PyzbarDecoder,
@@ -38,7 +39,7 @@ from kiosk.scanner.fallbacks import (
 from kiosk.scanner.retry_budget import RetryBudget
 from kiosk.scanner.types import Decoder, FrameReading, Image
 
-__all__ = ["ChainDecoder", "ImageError", "PyzbarDecoder", "Sighting", "ZxingDecoder", "as_gray", "decode_file",
+__all__ = ["ChainDecoder", "PyzbarDecoder", "Sighting", "ZxingDecoder", "as_gray", "decode_file",
            "ordered", "read_image"]
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,6 @@ _RETRIES = 4  # attempts `_retries` makes on an image (5 with the image itself)
 FRAME_PIXELS = 1_000_000  # pixels a camera frame's retries may read (read_frame): benchmarks/blurred.py
 _ZBAR_COST = 8  # a pixel for pyzbar costs about as much time as 8 for zxing-cpp
 _ZBAR_SIDE = 480  # a camera frame's region for pyzbar at most (18 ms on a blurred 700x800 one)
-
-
-class ImageError(Exception):
-    """The file is not a picture that can be read."""
 
 
 Attempt = Callable[[], tuple[list[str], list[Sighting]]]

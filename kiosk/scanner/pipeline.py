@@ -24,7 +24,18 @@ from dataclasses import dataclass
 
 from kiosk.scanner.idle import IdleSchedule
 from kiosk.scanner.scan_gate import ScanGate
-from kiosk.scanner.types import Decoder, Frame, FrameDecoder, FrameReading, FrameSource, Scan, ScanHandler
+from kiosk.scanner.types import (
+    Decoder,
+    DeviceSource,
+    Frame,
+    FrameDecoder,
+    FrameReading,
+    FrameSource,
+    Scan,
+    ScanHandler,
+    SkippingSource,
+    SourceHealth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,7 @@ class PipelineStats:
 class CameraPipeline:
     """A CodeSource over a frame source and a decoder.
 
+    `on_frame` gets every frame shown (the preview's buffer), on the capture thread; given here, once.
     `idle`: True, the default schedule (idle.py) when `latest_wins` (a source at its own pace;
     one read for every frame gets every frame decoded); False, every frame; or a schedule.
     `monotonic` is the schedule's clock (frames' `taken_at` are on the same one).
@@ -57,7 +69,7 @@ class CameraPipeline:
         self.decoder = decoder
         self.gate = ScanGate(holdoff)
         self.clock = clock
-        self.on_frame = on_frame  # e.g. the preview; called on the capture thread
+        self._on_frame = on_frame
         self.latest_wins = latest_wins
         self.idle_sleep = idle_sleep
         self.schedule = idle if isinstance(idle, IdleSchedule) else (
@@ -69,13 +81,18 @@ class CameraPipeline:
         self._cond = threading.Condition()
         self._pending: Frame | None = None
         self._running = False
+        self._started = False
         self._capture_done = False
         self._threads: list[threading.Thread] = []
         self._frames = self._decoded = self._dropped = self._scans = self._skipped = 0
         self._decode_ms: deque[float] = deque(maxlen=1000)
 
+    @property
+    def kind(self) -> str:
+        return "camera"
+
     def start(self, on_scan: ScanHandler) -> None:
-        self._running, self._capture_done = True, False
+        self._running, self._started, self._capture_done = True, True, False
         self._threads = [threading.Thread(target=self._capture, name="camera-capture", daemon=True),
                          threading.Thread(target=self._decode, args=(on_scan,), name="camera-decode", daemon=True)]
         for thread in self._threads:
@@ -102,14 +119,26 @@ class CameraPipeline:
         return any(t.is_alive() for t in self._threads)
 
     @property
+    def ended(self) -> bool:
+        """Started, and done: its file's last frame decoded (or it was stopped)."""
+        return self._started and not self.running
+
+    def health(self) -> SourceHealth:
+        source, state = self.source, self.source.state
+        if not isinstance(source, DeviceSource):  # a folder, a wrapped file: nothing to open again
+            return SourceHealth(state, state != "starting")
+        return SourceHealth(state, state != "starting", source.open_error, str(source.target),
+                            source.reconnect_every)
+
+    @property
     def stats(self) -> PipelineStats:
         times = sorted(self._decode_ms)
         return PipelineStats(self._frames, self._decoded, self._dropped, self._scans,
-                             times[len(times) // 2] if times else None, str(getattr(self.source, "state", "?")),
+                             times[len(times) // 2] if times else None, self.source.state,
                              self._skipped, self._idle)
 
     def _capture(self) -> None:
-        skip: Callable[[], bool] | None = getattr(self.source, "skip", None)
+        skip = self.source.skip if isinstance(self.source, SkippingSource) else None
         # Read for every frame, a file has no pace of its own: the schedule hears how each frame went
         # before it decides on the next (a camera's next frame comes long after the decode anyway).
         in_step = not self.latest_wins and self.schedule.idle_after is not None
@@ -127,15 +156,15 @@ class CameraPipeline:
                     continue
                 frame = self.source.read()
                 if frame is None:
-                    if getattr(self.source, "state", None) == "ended":
+                    if self.source.state == "ended":
                         break
                     time.sleep(self.idle_sleep)  # a lost camera: the source paces its own retries
                     continue
                 self._frames += 1
                 if not wanted:  # a source that cannot skip: read and shown, not decoded
                     self._skipped += 1
-                    if self.on_frame is not None:
-                        self._guard(self.on_frame, frame)
+                    if self._on_frame is not None:
+                        self._guard(self._on_frame, frame)
                     continue
                 with self._cond:
                     while not self.latest_wins and self._pending is not None and self._running:
@@ -144,8 +173,8 @@ class CameraPipeline:
                         self._dropped += 1
                     self._pending = frame
                     self._cond.notify_all()
-                if self.on_frame is not None:
-                    self._guard(self.on_frame, frame)
+                if self._on_frame is not None:
+                    self._guard(self._on_frame, frame)
         except Exception:  # a source must never take the kiosk down
             log.exception("frame capture stopped")
         finally:

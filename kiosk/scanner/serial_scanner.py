@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import serial  # type: ignore[import-untyped]
 
-from kiosk.scanner.types import Scan, ScanHandler
+from kiosk.scanner.port_errors import why_not_opened
+from kiosk.scanner.types import Scan, ScanHandler, SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,21 @@ class SerialScanner:
     def state(self) -> ScannerState:
         with self._lock:
             return self._state
+
+    @property
+    def kind(self) -> str:
+        return "serial"
+
+    @property
+    def ended(self) -> bool:
+        return False  # a port is waited for, lost and found again, never done
+
+    def health(self) -> SourceHealth:
+        state = self.state
+        never_opened = not (state.connected or state.reconnects or state.scans)
+        tried = state.connected or state.last_error is not None  # until then its thread has not tried the port
+        return SourceHealth("ok" if state.connected else "disconnected", tried,
+                            why_not_opened(state.last_error) if never_opened else None, self.url, self.reconnect_every)
 
     def start(self, on_scan: ScanHandler) -> None:
         """Starts the reader thread; the port is opened there, so a missing port is not an error here."""

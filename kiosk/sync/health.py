@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRUST_WARN = 24 * 3600.0
-TRUST_ALARM = 72 * 3600.0
-CLOCK_WARN = 120.0
+from kiosk.settings_table import default
+
+# The defaults of [trust] warn_hours / alarm_hours and [sync] clock_warn, declared in kiosk/settings_table.py.
+TRUST_WARN = default("trust", "warn_hours") * 3600.0
+TRUST_ALARM = default("trust", "alarm_hours") * 3600.0
+CLOCK_WARN = float(default("sync", "clock_warn"))
 
 
 @dataclass(frozen=True)
@@ -42,24 +45,41 @@ def age_text(seconds: float) -> tuple[str, str]:
     return f"{int(seconds // 86400)} d", f"{int(seconds // 86400)}天"
 
 
+def clock_offset(server_time: float | None, asked: float, answered: float) -> float | None:
+    """The collector's clock minus ours: its time against ours half-way through the request (None: it did not say).
+
+    The one place the offset is worked out: the uploader keeps it in the sync state, `kiosk doctor` shows it.
+    """
+    return None if server_time is None else server_time - (asked + answered) / 2
+
+
+def trust_alerts(now: float, trust_refreshed: float | None, limits: Limits = Limits()) -> list[Alert]:
+    """How old the trust data is, once it is old enough to say."""
+    if trust_refreshed is None:
+        return [Alert("alarm", "trust_missing", "no trust data: codes cannot be verified",
+                      "无信任数据：无法验证健康码")]
+    age = now - trust_refreshed
+    en, zh = age_text(age)
+    if age > limits.trust_alarm:
+        return [Alert("alarm", "trust_very_old", f"trust data is {en} old: sync or import it now",
+                      f"信任数据已{zh}未更新：请立即同步或导入")]
+    if age > limits.trust_warn:
+        return [Alert("warning", "trust_old", f"trust data is {en} old", f"信任数据已{zh}未更新")]
+    return []
+
+
+def clock_alerts(offset: float | None, limits: Limits = Limits()) -> list[Alert]:
+    """The kiosk's clock, once it is further from the collector's than `limits.clock_warn`."""
+    if offset is None or abs(offset) <= limits.clock_warn:
+        return []
+    direction_en = "behind" if offset > 0 else "ahead of"
+    direction_zh = "慢" if offset > 0 else "快"
+    minutes = abs(offset) / 60
+    return [Alert("warning", "clock_off", f"the clock is {minutes:.0f} min {direction_en} the collector's",
+                  f"本机时钟比服务器{direction_zh}{minutes:.0f}分钟")]
+
+
 def alerts(now: float, trust_refreshed: float | None, clock_offset: float | None,
            limits: Limits = Limits()) -> list[Alert]:
-    found = []
-    if trust_refreshed is None:
-        found.append(Alert("alarm", "trust_missing", "no trust data: codes cannot be verified",
-                           "无信任数据：无法验证健康码"))
-    else:
-        age = now - trust_refreshed
-        en, zh = age_text(age)
-        if age > limits.trust_alarm:
-            found.append(Alert("alarm", "trust_very_old", f"trust data is {en} old: sync or import it now",
-                               f"信任数据已{zh}未更新：请立即同步或导入"))
-        elif age > limits.trust_warn:
-            found.append(Alert("warning", "trust_old", f"trust data is {en} old", f"信任数据已{zh}未更新"))
-    if clock_offset is not None and abs(clock_offset) > limits.clock_warn:
-        direction_en = "behind" if clock_offset > 0 else "ahead of"
-        direction_zh = "慢" if clock_offset > 0 else "快"
-        minutes = abs(clock_offset) / 60
-        found.append(Alert("warning", "clock_off", f"the clock is {minutes:.0f} min {direction_en} the collector's",
-                           f"本机时钟比服务器{direction_zh}{minutes:.0f}分钟"))
-    return found
+    """Both: the trust data's age first, then the clock."""
+    return [*trust_alerts(now, trust_refreshed, limits), *clock_alerts(clock_offset, limits)]

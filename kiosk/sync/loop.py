@@ -1,8 +1,9 @@
-"""The background sync loop: upload when events are pending, pull trust files now and then, back off on failure.
+"""The background sync loop: when to run a sync pass. What a pass does is kiosk.sync.service's (`sync_once`).
 
-A thread of its own with its own database connection (the Outbox's), so a
-verdict never waits for it: the checkpoint calls `wake()` after it logs an
-event (a flag, nothing more). Failures back off exponentially with full jitter
+A pass runs now and then, and soon after a wake; the trust files are pulled
+with it when they are due. A thread of its own with its own database connection
+(the Outbox's), so a verdict never waits for it: the checkpoint calls `wake()`
+after it logs an event (a flag, nothing more). Failures back off exponentially with full jitter
 (a random wait up to min(cap, base * 2^failures)), so fifty kiosks coming back
 online after an outage do not all knock at the same second. `stop()` ends it
 within the transport's timeout.
@@ -17,10 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.sync.transport import SyncError
-from kiosk.sync.uploader import PassResult, Uploader
-
 log = logging.getLogger("kiosk.sync")
+
+# One sync pass: pull the trust files too when the flag says they are due, stop between batches when the event
+# is set; returns why the pass failed, or None when it went through.
+SyncPass = Callable[[bool, threading.Event], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,11 @@ class LoopTiming:
 
 
 class SyncLoop:
-    def __init__(self, uploader: Uploader, pull: Callable[[], object] | None = None, *,
-                 timing: LoopTiming = LoopTiming(), rng: Callable[[], float] = random.random,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.uploader, self.pull, self.timing, self.rng, self.clock = uploader, pull, timing, rng, clock
+    def __init__(self, sync_pass: SyncPass, *, timing: LoopTiming = LoopTiming(),
+                 rng: Callable[[], float] = random.random, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sync_pass, self.timing, self.rng, self.clock = sync_pass, timing, rng, clock
         self.failures = 0
         self.passes = 0
-        self.last_result: PassResult | None = None
         self.last_error: str | None = None
         self.next_try: float | None = None  # monotonic time of the next attempt after a failure
         self._wake = threading.Event()
@@ -92,27 +92,19 @@ class SyncLoop:
         return True
 
     def step(self) -> None:
-        """One round: pull trust if due, then upload everything pending. Never raises."""
+        """One round: a pass, with the trust pull if it is due. Never raises."""
+        pull_due = self.clock() >= self._next_pull
         try:
-            self.last_result = self.uploader.run_once(stop=self._stop)  # events first: they must not wait
-            if self.pull is not None and self.clock() >= self._next_pull:
-                self.pull()
+            error = self.sync_pass(pull_due, self._stop)
+        except Exception as err:  # a bug must not kill the loop: the log keeps everything, try again later
+            error = f"{type(err).__name__}: {err}"
+            log.exception("sync failed unexpectedly")
+        if error is None:
+            if pull_due:
                 self._next_pull = self.clock() + self.timing.trust_every
             self.passes += 1
             self.failures, self.last_error = 0, None
-        except SyncError as err:
-            self._failed(str(err))
-            log.warning("sync failed (%d in a row): %s", self.failures, err)
-        except Exception as err:  # a bug must not kill the loop: the log keeps everything, try again later
-            self._failed(f"{type(err).__name__}: {err}")
-            log.exception("sync failed unexpectedly")
-
-    def _failed(self, message: str) -> None:
+            return
         self.failures += 1
-        self.last_error = message
-        outbox = getattr(self.uploader, "outbox", None)
-        if outbox is not None:  # for `kiosk sync --status` and the status bar, across restarts
-            try:
-                outbox.update(last_error=message)
-            except Exception:  # the log itself failing is shown by the recorder's health
-                log.exception("cannot record the sync error")
+        self.last_error = error
+        log.warning("sync failed (%d in a row): %s", self.failures, error)

@@ -27,13 +27,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.exceptions import ValueError as NaclValueError
 from nacl.signing import SigningKey, VerifyKey
 
 from kiosk.audit.events import COLUMNS, Event
+from kiosk.errors import BatchRefused
 
 PROTOCOL = "kiosk-sync/1"
 CONTEXT = PROTOCOL.encode() + b"\n"  # signed before the body: a device signature means nothing elsewhere
@@ -49,18 +50,6 @@ _HASH = re.compile("[0-9a-f]{64}")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _TEXT = {"kind", "site", "lane", "device"}  # always text
 _OPTIONAL_TEXT = {"verdict", "reason", "status", "code_kind", "kid", "iss", "subject_ref", "operator"}
-
-
-class BatchRefused(Exception):
-    """The collector will not take a batch. `code` is for programs, the message for people."""
-
-    STATUS: ClassVar[dict[str, int]] = {"malformed": 400, "bad_signature": 401, "stale": 401,
-                                        "unknown_device": 403, "revoked": 403, "replayed": 409, "too_large": 413}
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = self.STATUS.get(code, 400)
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,13 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 import httpx
 
-from kiosk.errors import KioskError, TrustFileError
+from kiosk.errors import SyncUnavailable, TrustFileError
 from kiosk.fileio import check_size, read_stream
-
-
-class SyncError(KioskError):
-    """A sync pass did not finish; the events stay pending and are sent again later."""
-
-
-class SyncUnavailable(SyncError):
-    """The collector could not be reached or did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +35,8 @@ class Reply:
 
 
 class Transport(Protocol):
+    """The way to the collector; `with` closes it (a class that names Transport as its base inherits that)."""
+
     def post_batch(self, body: bytes, headers: dict[str, str]) -> Reply: ...
 
     def fetch(self, name: str, etag: str | None, kind: str = "trust file") -> Reply:
@@ -50,8 +45,18 @@ class Transport(Protocol):
         TrustFileError when the file is larger than a `kind` (kiosk.fileio.CAPS) may be.
         """
 
+    def close(self) -> None:
+        """Let go of the connections; nothing is sent after."""
 
-class HttpTransport:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+class HttpTransport(Transport):
     def __init__(self, url: str, *, timeout: float = 10.0, ca_file: Path | None = None) -> None:
         verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
         self.url = url.rstrip("/")

@@ -18,9 +18,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.errors import TrustFileError
+from kiosk.errors import SyncError, TrustFileError
 from kiosk.fileio import read_untrusted
-from kiosk.sync.transport import SyncError, Transport
+from kiosk.sync.transport import Transport
 from kiosk.trustdir import BUNDLE, STATUS, Installed, import_data, mark_refreshed
 
 log = logging.getLogger("kiosk.sync")

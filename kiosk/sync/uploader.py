@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kiosk.device_identity import DeviceIdentity
+from kiosk.errors import SyncError, SyncRefused
+from kiosk.sync.health import clock_offset
 from kiosk.sync.outbox import Outbox
 from kiosk.sync.protocol import (
     DEVICE_HEADER,
@@ -29,18 +31,10 @@ from kiosk.sync.protocol import (
     parse_ack,
     sign,
 )
-from kiosk.sync.transport import Reply, SyncError, Transport
+from kiosk.sync.transport import Reply, Transport
 
 BATCH = 500
 log = logging.getLogger("kiosk.sync")
-
-
-class SyncRefused(SyncError):
-    """The collector refused a batch for a reason resending will not fix by itself (not enrolled, ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _Oversized(Exception):
@@ -76,44 +70,44 @@ class Uploader:
         self.clock, self.batch_size = clock, batch
         self._running = threading.Lock()
 
-    def run_once(self, progress: Callable[[int], None] | None = None,
-                 stop: threading.Event | None = None) -> PassResult:
-        """Send until nothing is pending (or `stop` is set); SyncError if a batch could not be delivered."""
-        with self._running:  # the background loop and "sync now" on the admin screen take turns
-            return self._run_once(progress, stop)
+    def run_once(self, progress: Callable[[int], object] | None = None, stop: threading.Event | None = None,
+                 result: PassResult | None = None) -> PassResult:
+        """Send until nothing is pending (or `stop` is set); SyncError if a batch could not be delivered.
 
-    def _run_once(self, progress: Callable[[int], None] | None, stop: threading.Event | None) -> PassResult:
-        result = PassResult()
+        `result` is filled in batch by batch, so what was acknowledged before a failure is still known to
+        the caller (kiosk.sync.service, which also records the failure in the sync state).
+        """
+        with self._running:  # the background loop and "sync now" on the admin screen take turns
+            return self._run_once(progress, stop, PassResult() if result is None else result)
+
+    def _run_once(self, progress: Callable[[int], object] | None, stop: threading.Event | None,
+                  result: PassResult) -> PassResult:
         self.outbox.update(last_attempt=self.clock())
         limit = self.batch_size  # fewer events a batch for the rest of the pass once a batch came out too big
-        try:
-            while not (stop is not None and stop.is_set()):
-                events = self.outbox.batch(limit)
-                if not events:
-                    break
-                try:
-                    ack = self._deliver(events)
-                except _Oversized as big:
-                    if len(events) == 1:
-                        raise SyncRefused("too_large", f"event {events[0].event.id} takes {big.size:,} bytes, more "
-                                                       f"than a batch may ({MAX_BODY:,}): it cannot be sent") from None
-                    limit = max(1, min(len(events) - 1, int(len(events) * MAX_BODY / big.size * 0.9)))
-                    continue
-                if ack.through != events[-1].event.id:
-                    raise SyncError(f"the collector acknowledged {ack.through!r}, not the batch's last event")
-                self.outbox.mark_synced(ack.through, len(events))
-                result.sent += len(events)
-                result.stored += ack.stored
-                result.duplicates += ack.duplicates
-                result.batches += 1
-                result.faults += ack.faults
-                for fault in ack.faults:
-                    log.warning("collector: %s", fault.message)
-                if progress is not None:
-                    progress(len(events))
-        except SyncError as err:
-            self.outbox.update(last_error=str(err))
-            raise
+        while not (stop is not None and stop.is_set()):
+            events = self.outbox.batch(limit)
+            if not events:
+                break
+            try:
+                ack = self._deliver(events)
+            except _Oversized as big:
+                if len(events) == 1:
+                    raise SyncRefused("too_large", f"event {events[0].event.id} takes {big.size:,} bytes, more "
+                                                   f"than a batch may ({MAX_BODY:,}): it cannot be sent") from None
+                limit = max(1, min(len(events) - 1, int(len(events) * MAX_BODY / big.size * 0.9)))
+                continue
+            if ack.through != events[-1].event.id:
+                raise SyncError(f"the collector acknowledged {ack.through!r}, not the batch's last event")
+            self.outbox.mark_synced(ack.through, len(events))
+            result.sent += len(events)
+            result.stored += ack.stored
+            result.duplicates += ack.duplicates
+            result.batches += 1
+            result.faults += ack.faults
+            for fault in ack.faults:
+                log.warning("collector: %s", fault.message)
+            if progress is not None:
+                progress(len(events))
         result.pending = self.outbox.pending()
         if result.pending == 0:
             self.outbox.update(last_success=self.clock(), last_error=None)
@@ -146,6 +140,7 @@ class Uploader:
 
     def note_clock(self, reply: Reply, start: float) -> None:
         """Remember how far the collector's clock is from ours, taken half-way through the request."""
-        if reply.server_time is not None:
-            end = self.clock()
-            self.outbox.update(clock_offset=reply.server_time - (start + end) / 2, clock_checked=end)
+        end = self.clock()
+        offset = clock_offset(reply.server_time, start, end)
+        if offset is not None:
+            self.outbox.update(clock_offset=offset, clock_checked=end)

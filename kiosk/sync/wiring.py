@@ -4,51 +4,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kiosk.audit.store import AuditLog
-from kiosk.device_identity import DeviceIdentity, load_or_create
+from kiosk.device_identity import load_or_create
 from kiosk.sync.health import Alert, Limits, alerts
-from kiosk.sync.loop import LoopTiming, SyncLoop
 from kiosk.sync.outbox import Outbox
+from kiosk.sync.service import SyncParts
 from kiosk.sync.settings import SyncConfig
 from kiosk.sync.transport import HttpTransport, Transport
 from kiosk.sync.trust_pull import TrustPull, pull_trust
 from kiosk.sync.uploader import Uploader
 from kiosk.trustdir import refreshed_at
 
+__all__ = ["SyncParts", "build_sync", "open_transport", "status"]  # SyncParts lives in kiosk.sync.service
 
-@dataclass
-class SyncParts:
-    outbox: Outbox
-    transport: Transport
-    identity: DeviceIdentity
-    uploader: Uploader
-    pull: Callable[[], TrustPull] | None
-    settings: SyncConfig
-    background: SyncLoop | None = None
 
-    def start_background(self) -> SyncLoop:
-        """Start the background loop (stopped by close())."""
-        timing = LoopTiming(interval=self.settings.interval, trust_every=self.settings.trust_every)
-        self.background = SyncLoop(self.uploader, self.pull, timing=timing).start()
-        return self.background
-
-    def wake(self) -> None:
-        """An event was logged: the background loop sends it soon."""
-        if self.background is not None:
-            self.background.wake()
-
-    def close(self) -> None:
-        """Stop the loop (the pass in flight ends within the timeout; what is left goes next time), then close."""
-        if self.background is not None:
-            self.background.stop(timeout=self.settings.timeout + 5)
-        close = getattr(self.transport, "close", None)
-        if close is not None:
-            close()
-        self.outbox.close()
+def open_transport(settings: SyncConfig, *, timeout: float | None = None) -> HttpTransport:
+    """The HTTP(S) way to the configured collector, with its certificate authority; `timeout` for a quick look."""
+    return HttpTransport(settings.url, timeout=settings.timeout if timeout is None else timeout,
+                         ca_file=settings.ca_file)
 
 
 def build_sync(settings: SyncConfig, log: AuditLog, trust_dir: Path, *, transport: Transport | None = None,
@@ -61,7 +37,11 @@ def build_sync(settings: SyncConfig, log: AuditLog, trust_dir: Path, *, transpor
     """
     identity, _ = load_or_create(settings.device_key)
     outbox = Outbox(log)
-    transport = transport or HttpTransport(settings.url, timeout=settings.timeout, ca_file=settings.ca_file)
+    try:
+        transport = transport or open_transport(settings)
+    except BaseException:  # a ca_file that cannot be read: the outbox's connection is not left open
+        outbox.close()
+        raise
     uploader = Uploader(outbox, transport, identity, clock=clock, batch=settings.batch)
     chosen = transport
 

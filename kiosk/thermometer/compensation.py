@@ -15,14 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from kiosk.errors import ConfigError
+from kiosk.settings_table import default
 from kiosk.thermometer.types import Sample
 
 
 @dataclass(frozen=True)
 class Compensation:
-    offset: float = 2.5  # degrees added to the skin reading
-    ambient_slope: float = 0.0  # degrees added per degree the room is below ambient_ref
-    ambient_ref: float = 25.0
+    # Defaults: [thermometer] compensation, declared in kiosk/settings_table.py.
+    offset: float = default("thermometer", "compensation.offset")  # degrees added to the skin reading
+    ambient_slope: float = default("thermometer", "compensation.ambient_slope")  # per degree below ambient_ref
+    ambient_ref: float = default("thermometer", "compensation.ambient_ref")
 
     def __post_init__(self) -> None:
         for f in fields(self):

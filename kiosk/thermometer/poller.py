@@ -118,6 +118,12 @@ class ThermometerPoller:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def __enter__(self) -> ThermometerPoller:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     # -- the thread ------------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -107,6 +107,12 @@ class Simulator:
                 os.close(fd)
         self.master = self.slave = -1
 
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def sample_now(self) -> Sample | None:
         if self.silent:
             return None

@@ -109,6 +109,12 @@ class PolicyScreen(AdminBase):
         self._saved = dict(values)
         self.values = {k: values.get(k) for k in (*POLICY_FIELDS, *SWITCHES)}
 
+    @staticmethod
+    def label(key: str) -> str:
+        """A control's words, as kiosk/settings_table.py declares them: Chinese over English."""
+        zh, en = (POLICY_FIELDS[key][:2] if key in POLICY_FIELDS else SWITCHES[key])
+        return f"{zh}\n{en}"
+
     def switched(self, key: str, values: dict[str, Any]) -> bool:
         return bool(values.get(key))
 

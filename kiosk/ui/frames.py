@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -27,10 +28,28 @@ from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glFinish, glReadPixel
 
 from kiosk.checkpoint.view import VerdictView
 
-if TYPE_CHECKING:
-    from kiosk.ui.kioskapp import KioskApp
-
 log = logging.getLogger("kiosk.ui")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A verdict that reached the screen: when the checkpoint handed it over and when it was first drawn."""
+
+    view: VerdictView
+    received: float  # time.monotonic()
+    drawn: float
+
+
+class Screens(Protocol):
+    """What the hooks look at in the app (KioskApp): the screen up, its widgets, the verdicts drawn so far."""
+
+    root: Any
+    shown: list[Shown]
+
+    @property
+    def current(self) -> str: ...
+
+    def screen(self, name: str) -> Any: ...
 
 
 def read_pixels(size: tuple[int, int]) -> np.ndarray[Any, np.dtype[np.uint8]]:
@@ -42,7 +61,7 @@ def read_pixels(size: tuple[int, int]) -> np.ndarray[Any, np.dtype[np.uint8]]:
 
 
 class FrameHooks:
-    def __init__(self, app: KioskApp, screenshots: Path | None, on_ready: Callable[[], None] | None) -> None:
+    def __init__(self, app: Screens, screenshots: Path | None, on_ready: Callable[[], None] | None) -> None:
         self.app, self.folder, self.on_ready = app, screenshots, on_ready
         self.frames = 0
         self.ready_at: float | None = None  # time.monotonic() of the Scan screen's first frame
@@ -68,8 +87,6 @@ class FrameHooks:
         if self._verdict is not None and app.current == "verdict":
             view, received = self._verdict
             self._verdict = None
-            from kiosk.ui.kioskapp import Shown
-
             app.shown.append(Shown(view, received, now))
         if self.ready_at is None and app.current == "scan":
             self.ready_at = now

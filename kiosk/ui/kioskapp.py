@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,11 @@ from kivy.properties import (  # type: ignore[import-untyped]
 from kiosk.checkpoint.flow import Checkpoint
 from kiosk.checkpoint.settings import KioskSettings
 from kiosk.checkpoint.view import DeviceStates, MeasuringView, StatusView, VerdictView
+from kiosk.scanner.preview_buffer import FrameBuffer
 from kiosk.ui import rules
 from kiosk.ui.admin_api import AdminApi
 from kiosk.ui.env import UiEnv
-from kiosk.ui.frames import FrameHooks
+from kiosk.ui.frames import FrameHooks, Shown
 from kiosk.ui.sounds import Sounds
 from kiosk.ui.status import StatusPoller
 from kiosk.ui.texts import ADMIN_BACKGROUND, SCAN_BACKGROUND, thermometer_line
@@ -46,15 +46,6 @@ PREVIEW_FPS = 30
 # while letting them follow the camera's jitter (a fixed minimum gap dropped every other late frame).
 ADMIN_SCREENS = ("pin", "admin", "recent", "policy", "register")
 ADMIN_IDLE = 120.0  # seconds without a touch before the admin screens close themselves
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A verdict that reached the screen: when the checkpoint handed it over and when it was first drawn."""
-
-    view: VerdictView
-    received: float  # time.monotonic()
-    drawn: float
 
 
 class UiListener:
@@ -85,9 +76,10 @@ class KioskApp(App):  # type: ignore[misc]
 
     def __init__(self, checkpoint: Checkpoint, settings: KioskSettings, admin: AdminApi | None, env: UiEnv, *,
                  screenshots: Path | None = None, exit_when_ended: bool = False,
-                 on_ready: Callable[[], None] | None = None) -> None:
+                 on_ready: Callable[[], None] | None = None, preview: FrameBuffer | None = None) -> None:
         super().__init__()
         self.checkpoint, self.settings, self.admin, self.env = checkpoint, settings, admin, env
+        self.preview = preview  # the camera's newest frame (the wiring connects the pipeline to it); None: no camera
         self.bus, self.has_admin = settings.bus, admin is not None
         self.exit_when_ended = exit_when_ended
         self.hooks = FrameHooks(self, screenshots, on_ready)
@@ -203,7 +195,7 @@ class KioskApp(App):  # type: ignore[misc]
         self.screen("scan").show_thermometer(line)
 
     def _preview_tick(self, dt: float) -> None:
-        frame = self.checkpoint.latest_frame
+        frame = self.preview.latest() if self.preview is not None else None
         if frame is None or frame is self._last_frame or self.current != "scan":
             return  # nothing new, or nobody can see the preview: no upload
         now = time.monotonic()

@@ -1,7 +1,8 @@
-"""The live camera picture: the checkpoint's newest frame, uploaded into a texture on the UI thread.
+"""The live camera picture: the camera's newest frame, uploaded into a texture on the UI thread.
 
-The camera pipeline keeps the newest frame (set on its capture thread); a
-Clock interval picks it up at most 30 times a second, converts BGR or gray to
+The camera pipeline puts each frame into the app's preview buffer
+(kiosk/scanner/preview_buffer.py) on its capture thread; the app picks the
+newest up at most 30 times a second, converts BGR or gray to
 RGBA (the format the GPU takes fastest: ~0.07 ms for 640x480 against 0.35 ms
 for BGR) and blits it. GL calls happen only here, on the main thread. Kivy's
 own camera provider is not used: it breaks with OpenCV 5.

@@ -1,8 +1,9 @@
-"""The screens' own words and colours, beyond a verdict's (kiosk/checkpoint/wording.py). Pure, no Kivy.
+"""The screens' own texts and colours, beyond a verdict's (kiosk/checkpoint/wording.py). Pure, no Kivy.
 
 Everything here is a function of plain values, so what the scan screen says
 about the thermometer, how a status chip looks and how the admin screens word
-a lock or an event are tested without a window.
+a lock or an event are tested without a window. Terms (a verdict, a device, a
+field) are said in the words of kiosk/terms.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 from kiosk.checkpoint.view import DeviceStates
 from kiosk.policy import Policy
+from kiosk.settings_table import admin_controls
+from kiosk.terms import EVENT_KINDS, PERSON_FIELDS, REASON_SCREENS, VERDICTS, device_state
 
 RGBA = tuple[float, float, float, float]
 WHITE: RGBA = (1.0, 1.0, 1.0, 1.0)
@@ -50,14 +53,14 @@ def thermometer_line(devices: DeviceStates, policy: Policy) -> Line | None:
     if state is None:
         return None
     if state == "disconnected":
-        return Line("测温仪未连接", "thermometer disconnected", "alarm")
+        return Line(*device_state("thermometer", state), "alarm")  # "测温仪未连接", "thermometer disconnected"
     if state == "starting":
-        return Line("测温仪启动中", "thermometer starting", "warn")
+        return Line(*device_state("thermometer", state), "warn")
     celsius = devices.celsius
     # A reading outside the plausible range is the wall or a sleeve: nobody is in front of the sensor yet.
     if state == "ok" and celsius is not None and policy.plausible_min <= celsius <= policy.plausible_max:
         return Line(f"测温 {celsius:.1f} °C", f"temperature {celsius:.1f} °C", "ok")
-    return Line("请靠近测温仪", "step closer to the thermometer", "warn")
+    return Line(*REASON_SCREENS["temperature_missing"], "warn")  # what the verdict screen would say
 
 
 def clock_text(seconds: float) -> str:
@@ -81,11 +84,6 @@ def when_text(value: object, *, now: float | None = None) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M", local)
 
 
-VERDICT_WORDS = {"pass": ("通行", "pass"), "deny": ("禁止", "deny"), "retry": ("重试", "retry")}
-KIND_WORDS = {"scan": ("扫码", "scan"), "manual": ("人工登记", "manual"), "device": ("设备", "device"),
-              "admin": ("管理", "admin"), "purge": ("清理", "purge")}
-
-
 def verdict_level(verdict: object) -> str:
     return {"pass": "ok", "retry": "warn", "deny": "alarm"}.get(str(verdict), "ok")
 
@@ -93,7 +91,7 @@ def verdict_level(verdict: object) -> str:
 def recent_line(time_value: object, kind: object, verdict: object, reason_zh: object, reason_en: object,
                 temperature: object, *, now: float | None = None) -> str:
     """One row of the recent-events list: time, what, words, temperature."""
-    what_zh, what_en = VERDICT_WORDS.get(str(verdict), KIND_WORDS.get(str(kind), (str(kind), str(kind))))
+    what_zh, what_en = VERDICTS.get(str(verdict), EVENT_KINDS.get(str(kind), (str(kind), str(kind))))
     words = " / ".join(str(w) for w in (reason_zh, reason_en) if w)
     if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
         temp = f"{temperature:.1f} °C"
@@ -102,13 +100,12 @@ def recent_line(time_value: object, kind: object, verdict: object, reason_zh: ob
     return "   ".join(p for p in (when_text(time_value, now=now), f"{what_zh} {what_en}", words, temp) if p)
 
 
-# The thresholds the admin can change at the kiosk, each with its step for the big -/+ buttons:
-# key -> (Chinese, English, step, lowest, highest, unit). accept_printed is a switch.
+# The thresholds the admin can change at the kiosk, each with its step for the big -/+ buttons, and the switches
+# (accept_printed), as kiosk/settings_table.py declares them (its range is also the one Admin.set_policy keeps to):
+# key -> (Chinese, English, step, lowest, highest, unit).
 POLICY_FIELDS: dict[str, tuple[str, str, float, float, float, str]] = {
-    "fever_threshold": ("发热阈值", "fever threshold", 0.1, 36.0, 40.0, "°C"),
-    "max_age": ("手机码有效期", "phone code max age", 30.0, 30.0, 3600.0, "s"),
-}
-SWITCHES = {"accept_printed": ("接受纸质码", "accept printed codes")}
+    key: (c.zh, c.en, c.step, c.low, c.high, c.unit) for key, c in admin_controls().items() if c.step is not None}
+SWITCHES = {key: (c.zh, c.en) for key, c in admin_controls().items() if c.step is None}
 
 
 def stepped(key: str, value: float, steps: int) -> float:
@@ -126,11 +123,6 @@ def policy_text(key: str, value: object) -> str:
     return str(value)
 
 
-FIELD_WORDS = {"name": ("姓名", "name"), "phone": ("电话", "phone"), "id_last4": ("证件后四位", "ID last 4"),
-               "id_number": ("证件号", "ID number"), "address": ("住址", "address"),
-               "company": ("单位", "company"), "note": ("备注", "note")}
-
-
 def field_label(key: str) -> str:
-    zh, en = FIELD_WORDS.get(key, (key, key.replace("_", " ")))
+    zh, en = PERSON_FIELDS.get(key, (key, key.replace("_", " ")))
     return f"{zh}  {en}"
