@@ -133,6 +133,25 @@ class Kiosk:
             log.close()
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """(cert.pem, key.pem) in `folder`: a certificate for 127.0.0.1, made by openssl, for a collector on HTTPS."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def enrolled_kiosk(collector: CollectorProcess, folder: Path, events: int = 0, *, revoked: bool = False) -> Kiosk:
+    """A kiosk with `events` in its log, enrolled at (and, if asked, revoked by) the collector."""
+    kiosk = Kiosk.make(folder, events)
+    with collector.store() as store:
+        kiosk.enroll(store)
+        if revoked:
+            store.revoke(kiosk.identity.id, time.time())
+    return kiosk
+
+
 def connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5)
 

@@ -15,7 +15,7 @@ import pytest
 
 from kiosk.audit.store import AuditLog
 from kiosk.sync.outbox import Outbox
-from tests.collector_process import CollectorProcess, Kiosk, free_port
+from tests.collector_process import CollectorProcess, Kiosk, free_port, self_signed_certificate
 
 
 def kiosk_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -234,10 +234,7 @@ def test_doctor_shows_the_collector_its_clock_and_what_is_pending(tmp_path: Path
 
 
 def test_the_collector_speaks_https_and_the_kiosk_checks_its_certificate(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    cert, key = self_signed_certificate(tmp_path)
     from kiosk.errors import SyncUnavailable
     from kiosk.sync.transport import HttpTransport
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import resource
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +30,11 @@ from tests.collector_process import (
     answer_of,
     closed_after,
     connect,
+    enrolled_kiosk,
     head,
     in_parallel,
     peak_growth,
+    self_signed_certificate,
     stall,
     warm_up,
 )
@@ -56,18 +57,6 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     process = CollectorProcess(f"sqlite:///{folder}/collector.db", folder, extra=SHORT)
     yield process
     process.stop()
-
-
-def enrolled(collector: CollectorProcess, folder: Path, events: int = 0, *, revoked: bool = False) -> Kiosk:
-    kiosk = Kiosk.make(folder, events)
-    store = collector.store()
-    try:
-        kiosk.enroll(store)
-        if revoked:
-            store.revoke(kiosk.identity.id, time.time())
-    finally:
-        store.close()
-    return kiosk
 
 
 def sync(kiosk: Kiosk, transport: HttpTransport) -> PassResult:
@@ -115,7 +104,7 @@ def test_an_idle_keep_alive_connection_is_closed_and_a_next_request_gets_its_own
 
 
 def test_a_body_not_complete_in_time_closes_the_connection(collector: CollectorProcess, tmp_path: Path) -> None:
-    kiosk = enrolled(collector, tmp_path / "kiosk")
+    kiosk = enrolled_kiosk(collector, tmp_path / "kiosk")
     with connect(collector.port) as sock:  # an enrolled device: the collector reads its body
         sock.sendall(head(collector.port, {"X-Kiosk-Device": kiosk.identity.id, "X-Kiosk-Signature": "c2ln",
                                            "Content-Length": "100000"}) + b"{" * 1000)
@@ -125,7 +114,8 @@ def test_a_body_not_complete_in_time_closes_the_connection(collector: CollectorP
 
 def test_strangers_and_oversized_bodies_are_refused_before_the_body_is_read(
         collector: CollectorProcess, tmp_path: Path) -> None:
-    kiosk, revoked = enrolled(collector, tmp_path / "kiosk"), enrolled(collector, tmp_path / "revoked", revoked=True)
+    kiosk = enrolled_kiosk(collector, tmp_path / "kiosk")
+    revoked = enrolled_kiosk(collector, tmp_path / "revoked", revoked=True)
     signature = {"X-Kiosk-Signature": "c2ln"}
     cases = [
         ({"Content-Length": "1000000"}, 401, "unauthenticated"),
@@ -165,7 +155,7 @@ def flood(port: int, headers: dict[str, str], chunked: bool) -> tuple[int, int |
 
 
 def test_a_chunked_body_is_cut_off_at_4_mib_while_it_is_read(collector: CollectorProcess, tmp_path: Path) -> None:
-    kiosk = enrolled(collector, tmp_path / "kiosk")
+    kiosk = enrolled_kiosk(collector, tmp_path / "kiosk")
     sent, status = flood(collector.port, {"X-Kiosk-Device": kiosk.identity.id, "X-Kiosk-Signature": "c2ln"}, True)
     assert status == 413 and sent < 16 * MIB
 
@@ -173,7 +163,7 @@ def test_a_chunked_body_is_cut_off_at_4_mib_while_it_is_read(collector: Collecto
 @pytest.mark.slow
 def test_eight_parallel_16_mb_bodies_from_strangers_grow_the_collector_by_64_mb_at_most(
         collector: CollectorProcess, tmp_path: Path) -> None:
-    kiosk = enrolled(collector, tmp_path / "kiosk")
+    kiosk = enrolled_kiosk(collector, tmp_path / "kiosk")
     attacks = [  # no credentials; an unknown device, chunked; a known device id with a forged signature, chunked
         ({}, False), ({"X-Kiosk-Device": secrets.token_hex(8), "X-Kiosk-Signature": "c2ln"}, True),
         ({"X-Kiosk-Device": kiosk.identity.id, "X-Kiosk-Signature": "c2ln"}, True),
@@ -194,7 +184,7 @@ def test_eight_parallel_16_mb_bodies_from_strangers_grow_the_collector_by_64_mb_
 def test_stalled_bodies_under_a_known_device_id_grow_the_collector_by_64_mb_at_most(
         collector: CollectorProcess, tmp_path: Path) -> None:
     """A device id is no secret: 24 stalled 4 MiB bodies under one would be 100 MB held till the body deadline."""
-    forged = {"X-Kiosk-Device": enrolled(collector, tmp_path / "kiosk").identity.id, "X-Kiosk-Signature": "c2ln"}
+    forged = {"X-Kiosk-Device": enrolled_kiosk(collector, tmp_path / "kiosk").identity.id, "X-Kiosk-Signature": "c2ln"}
     warm_up(collector.port, forged)
     answers: list[object] = []
     grown = peak_growth(collector.process.pid,
@@ -216,7 +206,7 @@ def test_1500_slow_connections_keep_no_kiosk_out(nofile: str | int, tmp_path: Pa
     collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, nofile=limit,
                                  extra=("--header-timeout", "2"))
     try:
-        kiosks = [enrolled(collector, tmp_path / f"kiosk{i}", 30) for i in range(10)]
+        kiosks = [enrolled_kiosk(collector, tmp_path / f"kiosk{i}", 30) for i in range(10)]
         attack = Slowloris(collector.port, 1500, seconds=7)
         attack.thread.start()
         while len(attack.first_wave) + attack.failed < 1500 and attack.thread.is_alive():
@@ -239,7 +229,7 @@ def test_1500_slow_connections_keep_no_kiosk_out(nofile: str | int, tmp_path: Pa
 
 
 def test_health_answers_liveness_and_nothing_about_the_site(collector: CollectorProcess, tmp_path: Path) -> None:
-    assert sync(enrolled(collector, tmp_path / "kiosk", 5), HttpTransport(collector.url)).stored == 5
+    assert sync(enrolled_kiosk(collector, tmp_path / "kiosk", 5), HttpTransport(collector.url)).stored == 5
     health = httpx.get(f"{collector.url}/v1/health", timeout=5)
     assert health.status_code == 200 and set(health.json()) == {"ok", "time"} and health.json()["ok"] is True
 
@@ -251,10 +241,7 @@ def test_headers_larger_than_64_kib_are_refused(collector: CollectorProcess) -> 
 
 
 def test_a_stalled_tls_handshake_is_closed_and_https_still_answers(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    cert, key = self_signed_certificate(tmp_path)
     collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, https=(cert, key), extra=SHORT)
     try:
         with connect(collector.port) as sock:
@@ -271,7 +258,7 @@ def test_a_stalled_tls_handshake_is_closed_and_https_still_answers(tmp_path: Pat
 
 
 def test_the_kiosk_splits_a_batch_that_would_pass_4_mib(collector: CollectorProcess, tmp_path: Path) -> None:
-    kiosk = enrolled(collector, tmp_path / "kiosk", 3)
+    kiosk = enrolled_kiosk(collector, tmp_path / "kiosk", 3)
     log = AuditLog(kiosk.log_path)
     for i in range(6):  # registrations by hand with long fields: 6 events, 9 MB, in one batch of 500 by count
         log.append(Event("", time.time(), "manual", device=kiosk.identity.id, details={"note": f"{i}" * 1_500_000}))

@@ -25,7 +25,7 @@ from kiosk.sync.settings import SyncConfig
 from kiosk.sync.transport import HttpTransport
 from kiosk.sync.wiring import build_sync
 from tests.chaos_proxy import ChaosProxy
-from tests.collector_process import CollectorProcess, Kiosk
+from tests.collector_process import CollectorProcess, Kiosk, enrolled_kiosk, self_signed_certificate
 
 EVENTS = 30
 BATCH = 10
@@ -48,13 +48,7 @@ def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
 
 @pytest.fixture
 def kiosk(tmp_path: Path, collector: CollectorProcess) -> Kiosk:
-    made = Kiosk.make(tmp_path / "k", EVENTS)
-    store = collector.store()
-    try:
-        made.enroll(store)
-    finally:
-        store.close()
-    return made
+    return enrolled_kiosk(collector, tmp_path / "k", EVENTS)
 
 
 def at_collector(collector: CollectorProcess) -> int:
@@ -182,10 +176,7 @@ def test_leaving_the_sync_parts_closes_the_transport_and_the_outbox(
 
 def test_doctor_reaches_a_collector_with_its_own_certificate_authority(tmp_path: Path, trust_dir: Path) -> None:
     """`kiosk doctor` opens the collector as sync does: with [sync] ca_file."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    cert, key = self_signed_certificate(tmp_path)
     collector = CollectorProcess(f"sqlite:///{tmp_path}/c.db", tmp_path, https=(cert, key))
     try:
         kiosk = Kiosk.make(tmp_path / "k", 4)

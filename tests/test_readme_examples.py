@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.collector_process import self_signed_certificate
 from tests.factories import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,9 +62,7 @@ def free_port() -> int:
 def site_folder(folder: Path) -> dict[str, str]:
     """A folder as the README's collector expects it, and the environment to run the examples in."""
     folder.mkdir()
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "key.pem"),
-                    "-out", str(folder / "cert.pem")], check=True, capture_output=True)
+    self_signed_certificate(folder)
     (folder / "published").mkdir()
     (folder / "published" / "trust.cose").write_bytes(World().bundle_bytes())
     (folder / ".venv").symlink_to(Path(sys.executable).parent.parent)  # `.venv/bin/kiosk` as in a checkout

@@ -30,7 +30,7 @@ from kiosk.sync.settings import SyncConfig
 from kiosk.sync.transport import HttpTransport
 from kiosk.sync.uploader import Uploader
 from tests.chaos_proxy import ChaosProxy
-from tests.collector_process import CollectorProcess, Kiosk
+from tests.collector_process import CollectorProcess, Kiosk, enrolled_kiosk
 
 EVENTS = 600
 BATCH = 100
@@ -53,13 +53,7 @@ def proxy(collector: CollectorProcess) -> Iterator[ChaosProxy]:
 
 @pytest.fixture
 def kiosk(tmp_path: Path, collector: CollectorProcess) -> Kiosk:
-    made = Kiosk.make(tmp_path / "kiosk", EVENTS)
-    store = collector.store()
-    try:
-        made.enroll(store)
-    finally:
-        store.close()
-    return made
+    return enrolled_kiosk(collector, tmp_path / "kiosk", EVENTS)
 
 
 class Side:

@@ -11,16 +11,16 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
-from types import TracebackType
 
 from kiosk.audit import schema
 from kiosk.audit.events import Event
 from kiosk.audit.schema import SyncState
 from kiosk.audit.store import AuditLog
+from kiosk.closing import ClosedOnExit
 from kiosk.errors import LogWriteError
 
 
-class LogReader:
+class LogReader(ClosedOnExit):
     """Reads the log at `log.path` on a connection of its own (or, in memory, on `log`'s)."""
 
     def __init__(self, log: AuditLog) -> None:
@@ -75,9 +75,3 @@ class LogReader:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
 
-    def __enter__(self) -> LogReader:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()

@@ -20,6 +20,7 @@ from kiosk.audit.events import Event, scan_event
 from kiosk.audit.registration import is_fever, temperature_problem, unknown_fields
 from kiosk.audit.settings import LogConfig, subject_secret
 from kiosk.audit.store import AuditLog
+from kiosk.closing import ClosedOnExit
 from kiosk.errors import LogWriteError
 from kiosk.policy import Policy
 from kiosk.verdict import Verdict
@@ -51,7 +52,7 @@ def record_once(settings: LogConfig, verdict: Verdict, at: float) -> Verdict:
         return recorder.record(verdict, at)
 
 
-class Recorder:
+class Recorder(ClosedOnExit):
     """Commits an event per verdict; on failure keeps deciding and says so, or refuses entry if configured."""
 
     def __init__(self, audit: AuditLog, settings: LogConfig, secret: bytes | None) -> None:
@@ -72,11 +73,6 @@ class Recorder:
     def close(self) -> None:
         self.audit.close()
 
-    def __enter__(self) -> Recorder:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     def device_state(self, name: str, state: str, at: float) -> None:
         """Log a device's change of state (camera lost, thermometer back, ...) for the day's report."""

@@ -15,13 +15,13 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
 
 from kiosk.audit import logfile, schema
 from kiosk.audit.events import GENESIS, Event, chain_hash, id_after, new_id
 from kiosk.audit.normal import normalized
 from kiosk.audit.schema import LINKED, MIGRATIONS, MIGRATIONS_TABLE, SELECT, event_of
 from kiosk.audit.snapshot import Snapshot, open_snapshot
+from kiosk.closing import ClosedOnExit
 from kiosk.errors import LogWriteError
 
 
@@ -33,7 +33,7 @@ class ChainReport:
     problem: str | None = None
 
 
-class AuditLog:
+class AuditLog(ClosedOnExit):
     def __init__(self, path: Path | str | None = None) -> None:
         """Open (or create, readable by its owner only) the log at `path`; None keeps it in memory."""
         self.path = Path(path) if path is not None else None
@@ -256,13 +256,6 @@ class AuditLog:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.db.conn.close()
-
-    def __enter__(self) -> AuditLog:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
 
 
 _ULID = re.compile("[0-7][0-9A-HJKMNP-TV-Z]{25}")  # what next_id can count up from

@@ -22,6 +22,7 @@ from pathlib import Path
 from kiosk.audit.settings import LogConfig
 from kiosk.checkpoint.flow import Checkpoint
 from kiosk.checkpoint.settings import KioskSettings
+from kiosk.closing import ClosedOnExit
 from kiosk.config import Config
 from kiosk.demo import DEMO_DIR, Person, bus_queue, queue, render_queue
 from kiosk.devices_config import ThermometerConfig
@@ -103,7 +104,7 @@ def _skin(body: float) -> Sample:
 
 
 @dataclass
-class Demo:
+class Demo(ClosedOnExit):
     """The demo's checkpoint and what it plays; `with build_demo(...) as demo:` stops both on the way out."""
 
     checkpoint: Checkpoint
@@ -119,12 +120,6 @@ class Demo:
         self.checkpoint.stop()
         if self.simulator is not None:
             self.simulator.stop()
-
-    def __enter__(self) -> Demo:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
 
 def demo_config(folder: Path, *, bus: bool, thermometer_port: str | None) -> Config:

@@ -25,6 +25,7 @@ from kiosk.checkpoint.devices import all_ended, device_states, tried_all
 from kiosk.checkpoint.measuring import wait_for_reading
 from kiosk.checkpoint.parts import CheckpointParts, Listener, MeasuringListener
 from kiosk.checkpoint.view import DeviceStates, StatusView, SyncSummary, VerdictView, verdict_view
+from kiosk.closing import StoppedOnExit
 from kiosk.errors import KioskError
 from kiosk.policy import Policy
 from kiosk.scanner.types import Scan
@@ -43,7 +44,7 @@ __all__ = ["Checkpoint", "CheckpointParts", "Listener", "MeasuringListener"]  # 
 log = logging.getLogger("kiosk.checkpoint")
 
 
-class Checkpoint:
+class Checkpoint(StoppedOnExit):
     """Runs the parts it is given and owns them from then on: stop() (or leaving a `with` block) closes them.
 
     The admin screens (kiosk/checkpoint/admin.py) use its public methods only; the parts stay private."""
@@ -64,11 +65,6 @@ class Checkpoint:
         # A thermometer at the door makes a temperature required; without one (a bus) it is not.
         self._policy = parts.policy.with_values({"require_temperature": True}) if parts.thermometer else parts.policy
 
-    def __enter__(self) -> Checkpoint:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # -- running ------------------------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
+from kiosk.closing import ClosedOnExit
 from kiosk.collector import schema as q
-from kiosk.collector.store import REPLAY_MEMORY, ClosedOnExit, Device, Ingested, StoredFault
+from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault
 from kiosk.errors import StoreError
 from kiosk.sync.protocol import Batch
 

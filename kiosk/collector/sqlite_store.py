@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kiosk.closing import ClosedOnExit
 from kiosk.collector import schema as q
-from kiosk.collector.store import REPLAY_MEMORY, ClosedOnExit, Device, Ingested, StoredFault
+from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault
 from kiosk.errors import StoreError
 from kiosk.sync.protocol import Batch
 

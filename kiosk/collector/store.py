@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from kiosk.audit.events import chain_hash
 from kiosk.audit.schema import COLUMNS
@@ -106,20 +106,6 @@ class StoredFault:
     after_id: str | None
     message: str
     seen_at: float
-
-
-class ClosedOnExit:
-    """`with store:` closes the store when the block ends."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
 
 
 class CollectorStore(Protocol):

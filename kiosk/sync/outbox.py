@@ -9,18 +9,18 @@ order events are written, so everything after it is pending.
 from __future__ import annotations
 
 from dataclasses import replace
-from types import TracebackType
 from typing import Any
 
 from kiosk.audit.reader import LogReader
 from kiosk.audit.schema import SyncState
 from kiosk.audit.store import AuditLog
+from kiosk.closing import ClosedOnExit
 from kiosk.sync.protocol import Linked
 
 __all__ = ["Outbox", "SyncState"]
 
 
-class Outbox:
+class Outbox(ClosedOnExit):
     """Pending events and sync state of the log at `log.path` (or, in memory, of `log` itself)."""
 
     def __init__(self, log: AuditLog) -> None:
@@ -53,9 +53,3 @@ class Outbox:
     def close(self) -> None:
         self._reader.close()
 
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()

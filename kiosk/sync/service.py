@@ -15,9 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from kiosk.closing import ClosedOnExit
 from kiosk.device_identity import DeviceIdentity
 from kiosk.errors import LogWriteError, SyncError
 from kiosk.sync.health import clock_offset
@@ -34,7 +33,7 @@ log = logging.getLogger("kiosk.sync")
 
 
 @dataclass
-class SyncParts:
+class SyncParts(ClosedOnExit):
     """What sync needs for one audit log (built by kiosk.sync.wiring.build_sync); `with` closes it."""
 
     outbox: Outbox
@@ -66,13 +65,6 @@ class SyncParts:
             self.background.stop(timeout=self.settings.timeout + 5)
         self.transport.close()
         self.outbox.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

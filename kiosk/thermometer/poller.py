@@ -24,6 +24,7 @@ from typing import Any
 
 import serial  # type: ignore[import-untyped]
 
+from kiosk.closing import StoppedOnExit
 from kiosk.thermometer.compensation import Compensation
 from kiosk.thermometer.confirm import BODY_RANGE, Rule, Span, confirmed, dropped, in_window
 from kiosk.thermometer.types import Driver, Sample
@@ -54,7 +55,7 @@ class ThermometerState:
     last_dropped: str | None = None  # why the latest of them was dropped
 
 
-class ThermometerPoller:
+class ThermometerPoller(StoppedOnExit):
     def __init__(self, url: str, driver: Driver, *, baudrate: int = 9600, interval: float = 0.1,
                  reply_timeout: float = 0.1, reconnect_every: float = 2.0,
                  compensation: Compensation | None = None, clock: Callable[[], float] = time.time,
@@ -118,11 +119,6 @@ class ThermometerPoller:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def __enter__(self) -> ThermometerPoller:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # -- the thread ------------------------------------------------------------------------------
 

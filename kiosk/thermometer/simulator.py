@@ -24,6 +24,7 @@ import tty
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from kiosk.closing import StoppedOnExit
 from kiosk.thermometer.protocols import make_device
 from kiosk.thermometer.types import Sample
 
@@ -51,7 +52,7 @@ SCRIPTS: dict[str, Script] = {
 }
 
 
-class Simulator:
+class Simulator(StoppedOnExit):
     """Opens a pty and plays `protocol`'s device on its master side in a thread."""
 
     def __init__(self, protocol: str, options: Mapping[str, object] | None = None, script: str = "steady", *,
@@ -107,11 +108,6 @@ class Simulator:
                 os.close(fd)
         self.master = self.slave = -1
 
-    def __enter__(self) -> Simulator:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def sample_now(self) -> Sample | None:
         if self.silent:
