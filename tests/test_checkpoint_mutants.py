@@ -5,7 +5,13 @@ on the real objects, so that `.ci/mutate checkpoint` sees which test reaches whi
 its site, lane and device and gets an id for its own time; the subject is keyed as the README says; a log that
 goes down is said once on stderr and its recovery once; device changes, registrations and their corrections,
 admin actions and exports keep what the site configured; the status bar reads sync's state; a bad trust
-install keeps the old trust; the wait for a first reading tells the screens what they can show.
+install keeps the old trust; the wait for a first reading tells the screens what they can show and ends only on
+a fresh reading; devices are opened once, each one that cannot be opened is said and logged by its name, and
+each source is stopped once; the worker watches devices while idle and outlives a screen that fails; nothing
+the checkpoint starts keeps Python alive; a verdict says when, for how long and how long after its frame.
+
+Each test was checked against the mutants it was written for (`mutmut show NAME`, the change applied by hand to
+a copy of the tree): it fails on each. Waits have generous hang guards (GUARD), never a speed limit.
 
 Expected values come from the README ("Ids", "Subject reference", "Export", "When the log cannot be written"),
 docs/health-code.md's policy defaults, or the test itself.
@@ -30,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import cv2
 import pytest
+import serial  # type: ignore[import-untyped]
 
 from kiosk.audit.events import Event
 from kiosk.audit.recorder import Recorder, record_once
@@ -44,7 +51,7 @@ from kiosk.scanner.frames import FolderSource
 from kiosk.scanner.pipeline import CameraPipeline
 from kiosk.scanner.serial_scanner import SerialScanner
 from kiosk.scanner.synth import Look, render_frame
-from kiosk.scanner.types import Scan
+from kiosk.scanner.types import Scan, ScanHandler, SourceHealth
 from kiosk.sync.health import Limits
 from kiosk.sync.settings import SyncConfig
 from kiosk.sync.wiring import build_sync
@@ -518,7 +525,7 @@ def test_a_camera_hands_its_codes_to_the_checkpoint_on_daemon_threads(tmp_path: 
     before = set(threading.enumerate())
     with Checkpoint(CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(), sources=[camera]),
                     clock=lambda: float(NOW)) as checkpoint:
-        guarded(lambda: checkpoint.start(heard), "start()")
+        checkpoint.start(heard)  # on this (main, non-daemon) thread, as `kiosk run` does; start never waits
         # A kiosk killed before stop() ran must still exit: nothing the checkpoint starts keeps Python alive.
         assert all(t.daemon for t in set(threading.enumerate()) - before)
         shown = heard.next()
@@ -600,3 +607,75 @@ def test_each_device_that_cannot_be_opened_is_in_the_log_by_its_name(tmp_path: P
     assert said_as == {("摄像头已结束", "camera ended"), ("扫码器未连接", "2D scanner disconnected"),
                        ("测温仪未连接", "thermometer disconnected")}
     assert {e.at for e in devices} == {AT}
+
+
+class CardReader:
+    """A code source of a kind the status bar has no place for (an NFC card reader, say); counts its stops."""
+
+    kind = "nfc"
+    ended = False
+
+    def __init__(self) -> None:
+        self.stops = 0
+
+    def health(self) -> SourceHealth:
+        return SourceHealth("ok", True, target="nfc0")
+
+    def start(self, on_scan: ScanHandler) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+def test_every_source_is_said_and_stopped_once(tmp_path: Path, trust_dir: Path) -> None:
+    reader = CardReader()
+    front, back = (SerialScanner(str(tmp_path / name), reconnect_every=GUARD) for name in ("ttyACM3", "ttyACM4"))
+    checkpoint = Checkpoint(CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(),
+                                            sources=[reader, front, back]))
+    try:
+        states = checkpoint.open_devices(settle=GUARD)
+        # Passed over, the card reader hides nothing after it; each scanner that cannot open has its line.
+        assert states.scanner == "disconnected"
+        lines = [line for key, line in states.unopened if key == "scanner"]
+        assert len(lines) == 2 and "ttyACM3" in lines[0] and "ttyACM4" in lines[1]
+    finally:
+        guarded(checkpoint.stop, "stop()")
+        guarded(checkpoint.stop, "a second stop()")  # README: stopping, once
+    assert reader.stops == 1
+
+
+class Adapter:
+    """A thermometer's USB adapter: the simulator's port while plugged in; unplugged, it cannot be opened."""
+
+    def __init__(self) -> None:
+        self.plugged = True
+
+    def __call__(self, url: str, **options: Any) -> Any:
+        if not self.plugged:
+            raise OSError(f"could not open port {url}: [Errno 2] No such file or directory: {url!r}")
+        return serial.serial_for_url(url, **options)
+
+
+def test_a_thermometer_unplugged_after_it_worked_is_lost_not_one_that_cannot_be_opened(trust_dir: Path) -> None:
+    simulator = Simulator("gy906", {}, "steady", emulate_baud=False)
+    simulator.override = person(36.6)
+    adapter = Adapter()
+    poller = ThermometerPoller(simulator.start(), make_driver("gy906", {}), reconnect_every=0.1, opener=adapter)
+    checkpoint = Checkpoint(CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy(), thermometer=poller))
+    try:
+        checkpoint.open_devices(settle=GUARD)
+        deadline = time.monotonic() + GUARD
+        while checkpoint.devices().thermometer != "ok":
+            assert time.monotonic() < deadline, "no reading from the simulator"
+            time.sleep(0.05)
+        adapter.plugged = False
+        simulator.stop()
+        while not (poller.state.last_error or "").startswith("cannot open"):  # it has tried to open it again
+            assert time.monotonic() < deadline, "the unplugged thermometer was never tried again"
+            time.sleep(0.05)
+        states = checkpoint.devices()
+    finally:
+        guarded(checkpoint.stop, "stop()")
+        simulator.stop()
+    assert states.thermometer == "disconnected" and states.unopened == ()  # it once worked: no "cannot open"
