@@ -317,7 +317,7 @@ def test_a_checkpoint_without_a_log_shows_its_status_and_refuses_what_needs_the_
     with Checkpoint(CheckpointParts(trust_dir, load_trust_dir(trust_dir), Policy())) as checkpoint:
         bar = checkpoint.status()
         assert bar.item("trust").level == "ok" and bar.item("sync") is None  # type: ignore[union-attr]
-        assert checkpoint.recent() == [] and checkpoint.log_path is None
+        assert checkpoint.recent(30) == [] and checkpoint.log_path is None
         # The admin screen's words for it (kiosk/checkpoint/admin.py NO_LOG) begin with the same.
         with pytest.raises(LogWriteError) as refused:
             checkpoint.register({"name": "张三"}, at=AT, temperature=None, operator="admin", policy=Policy())

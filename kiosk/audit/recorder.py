@@ -119,8 +119,10 @@ class Recorder(ClosedOnExit):
         `policy`, a temperature at or above its fever threshold is recorded as a fever (reason "fever")."""
         problem = unknown_fields(details, self.settings.manual_fields)
         implausible = temperature_problem(temperature, policy) if policy is not None else None
-        if problem or implausible:
-            raise ValueError(problem or (implausible or ("", ""))[1])
+        if problem:
+            raise ValueError(problem)
+        if implausible:
+            raise ValueError(implausible[1])
         fever = policy is not None and is_fever(temperature, policy)
         return self.audit.append(Event(self.audit.next_id(at), at, "manual", site=self.settings.site,
                                        lane=self.settings.lane, device=self.settings.device,
@@ -139,8 +141,10 @@ class Recorder(ClosedOnExit):
         allowed = (*self.settings.manual_fields, *(k for k in original.details if k not in self.settings.manual_fields))
         problem = unknown_fields(fields, allowed)
         implausible = temperature_problem(temperature, policy)
-        if problem or implausible:
-            raise ValueError(problem or (implausible or ("", ""))[1])
+        if problem:
+            raise ValueError(problem)
+        if implausible:
+            raise ValueError(implausible[1])
         event = correction_event(original, fix, fields, temperature, fever=is_fever(temperature, policy),
                                  operator=operator, at=at, event_id=self.audit.next_id(at), note=note)
         return self.audit.append(event)
@@ -148,7 +152,7 @@ class Recorder(ClosedOnExit):
     def admin(self, action: str, details: dict[str, object], *, at: float, operator: str = "admin") -> Event | None:
         """Log an admin action (kind "admin"); None when the log cannot be written: the action goes ahead."""
         # Through JSON and back: a value the log cannot hold becomes its text rather than stopping the action.
-        clean = json.loads(json.dumps({"action": action, **details}, ensure_ascii=False, default=str))
+        clean = json.loads(json.dumps({"action": action, **details}, default=str))
         try:
             return self.audit.append(Event(self.audit.next_id(at), at, "admin", site=self.settings.site,
                                            lane=self.settings.lane, device=self.settings.device,

@@ -212,7 +212,7 @@ class Checkpoint(StoppedOnExit):
             if state is not None:
                 recorder.device_state(name, state, now)
 
-    def recent(self, limit: int = 20) -> list[Event]:
+    def recent(self, limit: int) -> list[Event]:
         """The newest events, newest first, for the admin screen."""
         recorder = self._parts.recorder
         return recorder.audit.latest(limit) if recorder is not None else []
