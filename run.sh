@@ -16,6 +16,10 @@ if [ "${1:-}" = test ] && ! command -v initdb >/dev/null \
     && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   DEBS+=(postgresql)
 fi
+# The console's tests drive a real headless Chromium through its ChromeDriver (Selenium), version-matched.
+if [ "${1:-}" = test ]; then
+  DEBS+=(chromium chromium-driver)
+fi
 # ... and make a self-signed certificate to test the collector over HTTPS.
 if [ "${1:-}" = test ] && ! command -v openssl >/dev/null; then
   DEBS+=(openssl)

@@ -13,7 +13,9 @@
     │   ├── SyncUnavailable   the collector unreachable or silent
     │   └── SyncRefused       the collector refused a batch (`code`); resending will not help by itself
     ├── BatchRefused          the collector's side: a batch it will not take (`code`, the HTTP `status`)
-    └── StoreError            the collector's database cannot be opened, read or written
+    ├── StoreError            the collector's database cannot be opened, read or written
+    ├── Forbidden             the web console: an account may not do this, or not for that site (403/404)
+    └── NoSuchAccount         the web console: no account by that name (also a LookupError: 404)
 
 The one exception that is not here, kiosk/sync/uploader.py's private `_Oversized`, never leaves that module:
 it tells the uploader to halve a batch.
@@ -95,3 +97,14 @@ class BatchRefused(KioskError):
         super().__init__(message)
         self.code = code
         self.status = self.STATUS.get(code, 400)
+
+
+class Forbidden(KioskError):
+    """The console account may not do this, or not for that site: the web answers 403 (or 404), and shows nothing."""
+
+
+class NoSuchAccount(KioskError, LookupError):
+    """No console account has that name (the web answers 404)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no console account {name[:64]!r} (`kiosk collector user list` lists them)")

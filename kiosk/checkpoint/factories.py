@@ -73,7 +73,8 @@ def make_sync(config: Config, audit: AuditLog, trust_dir: Path, news: TrustNews)
         return None
     from kiosk.sync.wiring import build_sync
 
-    return build_sync(config.sync, audit, trust_dir, on_trust=news.installed)
+    return build_sync(config.sync, audit, trust_dir, on_trust=news.installed,
+                      raw_subjects=config.log is not None and config.log.raw_subject)
 
 
 def make_signal(config: Config) -> PassSignal | None:

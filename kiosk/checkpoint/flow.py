@@ -91,6 +91,7 @@ class Checkpoint(StoppedOnExit):
         self._listener = listener
         self.open_devices()
         if self._parts.sync is not None:
+            self._parts.sync.report_devices(self.devices)  # each batch tells the collector's console of them
             self._parts.sync.start_background()
         self._worker = threading.Thread(target=self._work, name="checkpoint", daemon=True)
         self._worker.start()

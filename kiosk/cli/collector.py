@@ -62,6 +62,24 @@ def register(commands: Any) -> None:
                    help=f"close a connection idle between requests (default: {DEFAULTS.keepalive_timeout:g})")
     p.add_argument("--max-connections", type=int, default=None, metavar="N",
                    help=f"connections open at once (default: the open-file limit less {FD_RESERVE})")
+    p.add_argument("--trust-root", type=Path, metavar="DIR",
+                   help="a folder of pinned roots (DIR/roots/*.pub, as `kiosk trust pin` makes): the console's trust "
+                        "page checks uploads against them before it publishes to --trust-files (default: none, the "
+                        "console publishes nothing)")
+    p.add_argument("--subject-key", type=Path, metavar="FILE",
+                   help="the deployment's subject key (hex), the file the kiosks' [log] secret_file names: the "
+                        "console then finds a person by the id on their code (default: none, by reference only)")
+    p.add_argument("--timezone", default="", metavar="ZONE",
+                   help="the IANA zone the console shows and reads dates in, e.g. Asia/Shanghai "
+                        "(default: the machine's)")
+    p.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
+                   help="purge events older than this, at start and every hour, as the kiosks do "
+                        "(default: keep every event)")
+    p.add_argument("--session-idle", type=seconds, default=None, metavar="SECONDS",
+                   help="a console session unused this long ends (default: the console's, 30 minutes)")
+    p.add_argument("--session-max", type=seconds, default=None, metavar="SECONDS",
+                   help="a console session ends this long after its login, used or not (default: the console's, "
+                        "12 hours)")
     p.set_defaults(run=run_serve)
 
     p = _command(sub, "enroll", "allow a kiosk to upload: its public key, as `kiosk device show` prints it")
@@ -103,6 +121,18 @@ def register(commands: Any) -> None:
     p.add_argument("--language", choices=("zh", "en"), default="zh", help="the page's language")
     p.set_defaults(run=run_report)
 
+    p = new_command(sub, "demo", "the web console on demo data: a collector, six kiosks syncing, a printed login")
+    p.formatter_class = ShowDefaults
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
+    p.add_argument("--db", metavar="URL", help="an empty database for the demo, sqlite:///... or postgresql://... "
+                                              "(default: a temporary SQLite file, deleted when the demo stops)")
+    p.set_defaults(run=run_demo)
+
+    from kiosk.cli.console_users import register as register_users  # the web console's accounts
+
+    register_users(sub, _command)
+
 
 def _command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
     p = new_command(sub, name, help)
@@ -110,7 +140,7 @@ def _command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="URL",
                    help=f"sqlite:///path/collector.db or postgresql://user@host/db (default: ${DATABASE_VARIABLE}, "
                         f"else the SQLite file {default_file()}: the same rule for "
-                        "every collector command; only serve and enroll make a new SQLite file)")
+                        "every collector command; only serve, enroll and user add make a new SQLite file)")
     return p
 
 
@@ -137,15 +167,23 @@ def _device(store: CollectorStore, given: str) -> Device:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from kiosk.collector.serve import serve
+    from kiosk.collector.serve import ConsoleOptions, serve
 
     if args.max_connections is not None and args.max_connections < 1:
         raise KioskError("--max-connections must be 1 or more")
     limits = Limits(args.header_timeout, args.body_timeout, args.keepalive_timeout,
                     max_connections=args.max_connections)
     serve(database_url(args.db), host=args.host, port=args.port, trust_files=args.trust_files, max_skew=args.max_skew,
-          tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log, limits=limits)
+          tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log, limits=limits,
+          console=ConsoleOptions(args.subject_key, args.timezone, args.retention_days, args.session_idle,
+                                 args.session_max, args.trust_root))
     return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from kiosk.console.demo import run_demo as demo
+
+    return demo(args.db, args.host, args.port)
 
 
 def run_enroll(args: argparse.Namespace) -> int:

@@ -48,7 +48,8 @@ def run_sync(args: argparse.Namespace) -> int:
                              config.sync is not None)
         if config.sync is None:
             raise KioskError("no collector configured: add a [sync] section with url to the config")
-        with build_sync(config.sync, log, config.trust_dir) as parts:
+        raw = config.log is not None and config.log.raw_subject
+        with build_sync(config.sync, log, config.trust_dir, raw_subjects=raw) as parts:
             return _pass(parts, args)
 
 

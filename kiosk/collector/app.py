@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from kiosk.collector.store import CollectorStore, Device
 from kiosk.errors import BatchRefused, StoreError
@@ -36,8 +36,12 @@ log = logging.getLogger("kiosk.collector")
 
 
 def make_app(store: CollectorStore, *, trust_files: Path | None = None, clock: Callable[[], float] = time.time,
-             max_skew: float = MAX_SKEW, body_budget: int = BODY_BUDGET) -> Starlette:
-    """The collector app over `store`; trust files are served from `trust_files` (where the authority publishes)."""
+             max_skew: float = MAX_SKEW, body_budget: int = BODY_BUDGET,
+             console: list[BaseRoute] | None = None) -> Starlette:
+    """The collector app over `store`; trust files are served from `trust_files` (where the authority publishes).
+
+    `console`: the web console's routes (kiosk/console/web.py), served on the same port beside /v1/.
+    """
     reading = [0]  # bytes of the batch bodies being read now (one event loop: no lock needed)
 
     def answer(status: int, payload: dict[str, Any]) -> Response:
@@ -155,4 +159,5 @@ def make_app(store: CollectorStore, *, trust_files: Path | None = None, clock: C
         Route("/v1/health", health),
         Route("/v1/batches", post_batch, methods=["POST"]),
         Route("/v1/trust/{name}", trust_file),
+        *(console or []),
     ])

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,9 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
 from kiosk.closing import ClosedOnExit
+from kiosk.collector import rollup
 from kiosk.collector import schema as q
+from kiosk.collector.reads import ConsoleReads
 from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault
 from kiosk.errors import StoreError
 from kiosk.sync.protocol import Batch
@@ -115,11 +118,30 @@ class _Pool:
             self._release()
 
 
-class PostgresStore(ClosedOnExit):
-    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
-        """Connect to `url` (postgresql://user[:password]@host[:port]/database) and make the tables if missing."""
+class _Tx:
+    """A cursor as kiosk.collector.dialect.Tx."""
+
+    def __init__(self, cur: psycopg.Cursor[TupleRow]) -> None:
+        self.cur = cur
+
+    def all(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        return self.cur.execute(_q(sql), args).fetchall()
+
+    def run(self, sql: str, args: Sequence[object] = ()) -> int:
+        return self.cur.execute(_q(sql), args).rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if rows:
+            self.cur.executemany(_q(sql), rows)
+
+
+class PostgresStore(ConsoleReads, ClosedOnExit):
+    def __init__(self, url: str, pool_size: int = POOL_SIZE, *, zone: tzinfo | None = None) -> None:
+        """Connect to `url` (postgresql://user[:password]@host[:port]/database) and make the tables if missing.
+        `zone`: the day zone of a new database (default: the machine's); an existing one keeps its own."""
         self.name = display(url)
         self._url = url
+        self._zone = zone
         self._pool = _Pool(self._connect, pool_size)
         try:
             self._migrate()
@@ -171,7 +193,15 @@ class PostgresStore(ClosedOnExit):
                 if name not in done:
                     for statement in tables(D):
                         cur.execute(_q(statement))
+                    if name in q.FILLS:
+                        q.FILLS[name](_Tx(cur), self._zone)
                     cur.execute("INSERT INTO migrations VALUES (%s, %s)", [name, time.time()])
+
+    @contextlib.contextmanager
+    def _tx(self, doing: str, write: bool = False) -> Iterator[_Tx]:
+        """For ConsoleReads: a connection of the pool, in a transaction when writing."""
+        with self._transaction(doing) if write else self._reader(doing) as cur:
+            yield _Tx(cur)
 
     def enroll(self, public_key: bytes, name: str, at: float) -> Device:
         device_id = q.device_id_of(public_key)
@@ -227,6 +257,8 @@ class PostgresStore(ClosedOnExit):
             cur.execute(_q(q.MOVE_HEAD), [new_head.event_id if new_head else None,
                                              new_head.hash if new_head else None, received_at, len(checked.new),
                                              batch.device])
+            tx = _Tx(cur)
+            rollup.record(tx, rollup.clock_of(tx), batch.device, checked, batch.status, received_at, batch.sent_at)
             if cur.execute(_q(q.REMEMBER), [batch.digest, batch.device, batch.sent_at, received_at]).rowcount == 0:
                 raise q.replayed(batch)
         return Ingested(len(checked.new), checked.duplicates, checked.faults)
@@ -238,12 +270,13 @@ class PostgresStore(ClosedOnExit):
                                                            args).fetchall()]
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
-             device: str | None = None, batch: int = 10_000, names: bool = False) -> Iterator[list[tuple[object, ...]]]:
+             device: str | None = None, batch: int = 10_000, names: bool = False,
+             sites: frozenset[str] | None = None) -> Iterator[list[tuple[object, ...]]]:
         def fetch(sql: str, args: list[object]) -> list[Any]:
             with self._reader("read events") as cur:  # each page on its own: no connection held between pages
                 return cur.execute(_q(sql), args).fetchall()
 
-        return q.paged_rows(fetch, since, until, verdict, device, batch, names)
+        return q.paged_rows(fetch, since, until, verdict, device, batch, names, sites)
 
     def count(self) -> int:
         with self._reader("count events") as cur:

@@ -2,6 +2,7 @@
 
 The SQL is written with `?` placeholders and `Dialect.sql` turns them into the
 driver's (psycopg wants `%s`); no statement here holds a literal `?` or `%`.
+The console's read model (migration 0002 and its queries) is in console_sql.py.
 """
 
 from __future__ import annotations
@@ -9,34 +10,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from datetime import tzinfo
 from operator import attrgetter
 from typing import Any
 
 from kiosk.audit.events import COLUMNS
+from kiosk.collector import rollup
+from kiosk.collector.console_sql import in_sites, read_model_tables
+from kiosk.collector.dialect import POSTGRES, SQLITE, Dialect, Tx
 from kiosk.collector.store import ROW_COLUMNS, Checked, Device, Head, StoredFault, check_chain
 from kiosk.cose import kid_of
 from kiosk.device_names import label, short_id
 from kiosk.errors import BatchRefused, StoreError
 from kiosk.sync.protocol import Batch, Linked
-
-
-@dataclass(frozen=True)
-class Dialect:
-    blob: str
-    real: str
-    bigint: str
-    serial: str  # an auto-numbered primary key: the order faults were seen in
-    key: str  # text compared and sorted byte by byte (ids, names), whatever the database's locale
-    placeholder: str
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
-
-
-SQLITE = Dialect("BLOB", "REAL", "INTEGER", "INTEGER PRIMARY KEY", "TEXT", "?")
-POSTGRES = Dialect("BYTEA", "DOUBLE PRECISION", "BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-                   'TEXT COLLATE "C"', "%s")
 
 _EVENT_TYPES = {"at": "{real} NOT NULL", "kind": "TEXT NOT NULL", "code_iat": "{bigint}", "temperature": "{real}"}
 
@@ -74,7 +60,11 @@ def _tables(d: Dialect) -> list[str]:
 # Named, ordered, each applied once in its own transaction; never edit one that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[Dialect], list[str]]]] = [
     ("0001_devices_events_faults_batches", _tables),
+    ("0002_console_read_model", read_model_tables),
 ]
+# What a migration fills in after its statements, in its transaction, given the day zone of a new database.
+FILLS: dict[str, Callable[[Tx, tzinfo | None], None]] = {"0002_console_read_model": rollup.backfill}
+__all__ = ["POSTGRES", "SQLITE", "Dialect"]  # where they always were; kiosk/collector/dialect.py has them now
 MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at {real} NOT NULL)"
 
 _DEVICE_COLUMNS = ("id, public_key, name, enrolled_at, revoked_at, last_seen, events, head_id, head_hash, "
@@ -173,10 +163,11 @@ def checked(head: Head | None, events: list[Linked], known: dict[str, bytes]) ->
 
 
 def rows_query(since: float | None, until: float | None, verdict: str | None, device: str | None,
-               after: tuple[object, ...] | None, batch: int) -> tuple[str, list[object]]:
+               after: tuple[object, ...] | None, batch: int,
+               sites: frozenset[str] | None = None) -> tuple[str, list[object]]:
     """One page of `rows`: keyset paging on (at, device_id, id), so no cursor or lock is held between pages."""
-    where: list[str] = ["1 = 1"]
-    args: list[object] = []
+    scope, args = in_sites(sites)
+    where: list[str] = [f"1 = 1{scope}"]
     for clause, value in (("at >= ?", since), ("at < ?", until), ("verdict = ?", verdict), ("device_id = ?", device)):
         if value is not None:
             where.append(clause)
@@ -196,16 +187,17 @@ def page_key(row: Sequence[Any]) -> tuple[object, ...]:
 
 def paged_rows(fetch: Callable[[str, list[object]], list[Any]], since: float | None, until: float | None,
                verdict: str | None, device: str | None, batch: int,
-               names: bool = False) -> Iterator[list[tuple[object, ...]]]:
+               names: bool = False, sites: frozenset[str] | None = None) -> Iterator[list[tuple[object, ...]]]:
     """`rows` for either store: `fetch(sql, args)` runs one page's query on a connection of its own.
 
     `names`: the device column is the kiosk as the collector enrolled it, "Gate 2 (3f2a9c1b)", not the text
     the kiosk logged, which two kiosks with a copied config share and which a kiosk may set to anything.
+    `sites`: only the events of these sites (an account's scope); None: every site's.
     """
     labels = {id_: label(name, id_) for id_, name in fetch(SELECT_NAMES, [])} if names else None
     after: tuple[object, ...] | None = None
     while True:
-        page = fetch(*rows_query(since, until, verdict, device, after, batch))
+        page = fetch(*rows_query(since, until, verdict, device, after, batch, sites))
         if not page:
             return
         if labels is None:

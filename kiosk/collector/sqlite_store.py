@@ -15,12 +15,15 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from kiosk.closing import ClosedOnExit
+from kiosk.collector import rollup
 from kiosk.collector import schema as q
+from kiosk.collector.reads import ConsoleReads
 from kiosk.collector.store import REPLAY_MEMORY, Device, Ingested, StoredFault
 from kiosk.errors import StoreError
 from kiosk.sync.protocol import Batch
@@ -30,10 +33,29 @@ MAX_IDLE_READERS = 8  # more threads than this reading at once open connections 
 BUSY_TIMEOUT_MS = 10_000  # another process writing the file (a backup, a second server) is waited for this long
 
 
-class SqliteStore(ClosedOnExit):
-    def __init__(self, path: Path | str) -> None:
-        """Open (or create, readable by its owner only) the database at `path`."""
+class _Tx:
+    """A connection as kiosk.collector.dialect.Tx."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def all(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        return self.db.execute(sql, args).fetchall()
+
+    def run(self, sql: str, args: Sequence[object] = ()) -> int:
+        return self.db.execute(sql, args).rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if rows:
+            self.db.executemany(sql, rows)
+
+
+class SqliteStore(ConsoleReads, ClosedOnExit):
+    def __init__(self, path: Path | str, *, zone: tzinfo | None = None) -> None:
+        """Open (or create, readable by its owner only) the database at `path`. `zone`: the day zone of a new
+        database (default: the machine's); an existing one keeps its own (see `set_day_zone`)."""
         self.path = Path(path)
+        self._zone = zone
         self._write_lock = threading.Lock()
         self._pool_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
@@ -72,6 +94,8 @@ class SqliteStore(ClosedOnExit):
                 if db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone() is None:
                     for statement in tables(D):
                         db.execute(statement)
+                    if name in q.FILLS:
+                        q.FILLS[name](_Tx(db), self._zone)
                     db.execute("INSERT INTO migrations VALUES (?, ?)", [name, time.time()])
 
     @contextlib.contextmanager
@@ -115,6 +139,12 @@ class SqliteStore(ClosedOnExit):
                 if not keep:
                     db.close()
 
+    @contextlib.contextmanager
+    def _tx(self, doing: str, write: bool = False) -> Iterator[_Tx]:
+        """For ConsoleReads: a reader's connection, or the write transaction."""
+        with self._transaction(doing) if write else self._reader(doing) as db:
+            yield _Tx(db)
+
     def enroll(self, public_key: bytes, name: str, at: float) -> Device:
         device_id = q.device_id_of(public_key)
         with self._transaction(f"enroll device {device_id}") as db:
@@ -155,6 +185,8 @@ class SqliteStore(ClosedOnExit):
             new_head = checked.head
             db.execute(q.MOVE_HEAD, [new_head.event_id if new_head else None, new_head.hash if new_head else None,
                                      received_at, len(checked.new), batch.device])
+            tx = _Tx(db)
+            rollup.record(tx, rollup.clock_of(tx), batch.device, checked, batch.status, received_at, batch.sent_at)
             if db.execute(q.REMEMBER, [batch.digest, batch.device, batch.sent_at, received_at]).rowcount == 0:
                 raise q.replayed(batch)
         return Ingested(len(checked.new), checked.duplicates, checked.faults)
@@ -165,12 +197,13 @@ class SqliteStore(ClosedOnExit):
             return [q.fault_of(row) for row in db.execute(f"{q.SELECT_FAULTS}{where} ORDER BY seq", args)]
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
-             device: str | None = None, batch: int = 10_000, names: bool = False) -> Iterator[list[tuple[object, ...]]]:
+             device: str | None = None, batch: int = 10_000, names: bool = False,
+             sites: frozenset[str] | None = None) -> Iterator[list[tuple[object, ...]]]:
         def fetch(sql: str, args: list[object]) -> list[Any]:
             with self._reader("read events") as db:  # each page on its own: nothing held while the caller works
                 return db.execute(sql, args).fetchall()
 
-        return q.paged_rows(fetch, since, until, verdict, device, batch, names)
+        return q.paged_rows(fetch, since, until, verdict, device, batch, names, sites)
 
     def count(self) -> int:
         with self._reader("count events") as db:

@@ -11,36 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from types import TracebackType
 from typing import Protocol
 
 from kiosk.audit.events import chain_hash
 from kiosk.audit.schema import COLUMNS
+from kiosk.collector.readmodel import EventPage, EventQuery, Figures, KioskState, Overview, Trace
+from kiosk.collector.records import Device as Device  # re-exported: where they always were
+from kiosk.collector.records import Head as Head
 from kiosk.sync.protocol import Batch, Fault, Linked
 
 ROW_COLUMNS = COLUMNS  # export rows: the kiosk's own, those of its audit log's events table, in that order
 REPLAY_MEMORY = 24 * 3600.0  # seconds a batch digest is kept; far beyond the signing window (MAX_SKEW)
-
-
-@dataclass(frozen=True)
-class Head:
-    """The newest event of a device's chain as the collector has it."""
-
-    event_id: str
-    hash: bytes  # that event's own hash: the link the next event must carry
-
-
-@dataclass(frozen=True)
-class Device:
-    id: str  # kid of the public key, 16 hex digits
-    public_key: bytes
-    name: str
-    enrolled_at: float
-    revoked_at: float | None = None
-    last_seen: float | None = None  # when its last batch was stored
-    events: int = 0
-    head: Head | None = None
-    faults: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,16 +109,74 @@ class CollectorStore(Protocol):
 
         Refuses (BatchRefused "replayed") a batch whose digest it has seen; under
         the device's lock, runs `check_chain` from the stored head, inserts the new
-        events and the faults, moves the head and remembers the digest.
+        events and the faults, moves the head and remembers the digest; in the same
+        transaction, adds the new events to the console's roll-ups and keeps the
+        batch's status (the newest, by its signing time) with the time it came.
         """
 
     def faults(self, device_id: str | None = None) -> list[StoredFault]: ...
 
     def rows(self, since: float | None = None, until: float | None = None, verdict: str | None = None,
-             device: str | None = None, batch: int = 10_000, names: bool = False) -> Iterator[list[tuple[object, ...]]]:
+             device: str | None = None, batch: int = 10_000, names: bool = False,
+             sites: frozenset[str] | None = None) -> Iterator[list[tuple[object, ...]]]:
         """Events in [since, until) as tuples of ROW_COLUMNS (details as JSON text or None), ordered by
         (at, device, id), in lists of up to `batch`. `names`: the device column holds the kiosk's enrolled
-        name and short id ("Gate 2 (3f2a9c1b)", kiosk.device_names.label) instead of the text it logged."""
+        name and short id ("Gate 2 (3f2a9c1b)", kiosk.device_names.label) instead of the text it logged.
+        `sites`: only the events of these sites; None: every site's (and those logged with none)."""
+
+    # --- The web console's read model (kiosk/collector/readmodel.py: what is counted; reads.py: how) -------
+    # A scope `sites` is an account's: None reads every site and the events of none (""), a set only those.
+    # Bad arguments (a tampered cursor, a time that is no number) raise ValueError, one line.
+
+    def sites(self) -> list[str]:
+        """Every site an event or a kiosk named, sorted ("" among them when events had no site)."""
+
+    def kiosks(self, sites: frozenset[str] | None = None, start: float | None = None,
+               end: float | None = None) -> list[KioskState]:
+        """The enrolled kiosks whose site is in scope (one that sent nothing yet: only for every site), by name;
+        their outages counted in [start, end) when both are given."""
+
+    def overview(self, sites: frozenset[str] | None, start: float, end: float,
+                 hour_starts: list[float]) -> Overview:
+        """Per site in scope: its kiosks and the figures of the hours that start in [start, end), and of each
+        hour of `hour_starts` (ascending, inside the range). From the roll-ups, never a scan of the events;
+        people from the day roll-up when start and end are midnights of `day_zone` (else from the events)."""
+
+    def device_hours(self, device_id: str, start: float, end: float) -> list[tuple[float, Figures, int]]:
+        """One kiosk's hours that start in [start, end) and had events, oldest first: (the hour's start, its
+        figures (people None: counted per site and day only), its device outages)."""
+
+    def events_page(self, query: EventQuery, after: str | None = None, limit: int = 50) -> EventPage:
+        """Up to `limit` (at most readmodel.MAX_PAGE) events, newest first, after the opaque cursor `after`
+        (EventPage.next of the page before); registrations carry their corrections."""
+
+    def hand_rows(self, since: float | None, until: float | None, sites: frozenset[str] | None = None,
+                  device: str | None = None) -> list[tuple[object, ...]]:
+        """The registrations (kind "manual") in [since, until) and the corrections from `since` on, with no end
+        (one made later still corrects a registration in the range), at the sites in scope (and of `device`),
+        as rows of ROW_COLUMNS with `rows(names=True)`'s device column, device by device, each in id order."""
+
+    def trace(self, subject_ref: str, since: float, until: float, window: float = 900.0,
+              sites: frozenset[str] | None = None) -> Trace:
+        """The subject's visits in [since, until) at the sites in scope and the others present at the same site
+        within +-window seconds of each (kiosk/collector/tracing.py)."""
+
+    def rename(self, device_id: str, name: str, at: float) -> Device:
+        """A kiosk's new name (kiosk.device_names' rules: StoreError otherwise, or if not enrolled)."""
+
+    def purge(self, before: float) -> int:
+        """Delete the events older than `before`, and the hours and days of the roll-ups that ended by then; the
+        purge is recorded (`purges`). The heads stay, so a kiosk's next batch links on without a fault."""
+
+    def purges(self) -> list[tuple[float, float, int]]:
+        """Every purge: (when, before, events deleted), oldest first."""
+
+    @property
+    def day_zone(self) -> tzinfo:
+        """The zone the roll-ups count hours and days in (kept in the database)."""
+
+    def set_day_zone(self, zone: tzinfo) -> bool:
+        """Count in `zone` from now on; True when the roll-ups were counted again (it was another zone)."""
 
     def count(self) -> int: ...
 

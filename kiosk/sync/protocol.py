@@ -8,13 +8,18 @@ context line and the exact body bytes, the signature in a header:
     X-Kiosk-Signature: <base64 of Ed25519("kiosk-sync/1\\n" + body)>
 
     {"protocol": "kiosk-sync/1", "device": "3f2a...", "sent_at": 1795766400.25,
-     "nonce": "<32 hex>", "events": [{<every Event field>, "prev_hash": "<64 hex>"}, ...]}
+     "nonce": "<32 hex>", "events": [{<every Event field>, "prev_hash": "<64 hex>"}, ...],
+     "status": {"backlog": 0, "trust_issued_at": 1795700000, "trust_refreshed": null, "clock_offset": -0.4,
+                "devices": {"camera": "ok", "thermometer": "disconnected"}, "raw_subjects": false}}
 
 Events go in the order they were written, each with the link the kiosk stored
 (the hash of the event before it), so the collector recomputes every event's
 hash and sees a gap or an altered event. The collector answers with an Ack (or
 an error with a reason code); both carry its clock, so a kiosk whose clock is off
 learns the offset, warns, and signs its next batch with the collector's time.
+
+"status" is optional (older kiosks send none, older collectors ignore it): how the
+kiosk is as it sends the batch (`KioskStatus`, kiosk/sync/status.py), bounded; unknown keys are ignored.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ from nacl.signing import SigningKey, VerifyKey
 
 from kiosk.audit.events import COLUMNS, Event
 from kiosk.errors import BatchRefused
+from kiosk.sync.status import DEVICE_KINDS as DEVICE_KINDS  # the status's names, where they always were
+from kiosk.sync.status import MAX_BACKLOG as MAX_BACKLOG
+from kiosk.sync.status import MAX_OFFSET as MAX_OFFSET
+from kiosk.sync.status import MAX_TIME as MAX_TIME
+from kiosk.sync.status import STATE_WORD as STATE_WORD
+from kiosk.sync.status import KioskStatus as KioskStatus
+from kiosk.sync.status import parse_status
 
 PROTOCOL = "kiosk-sync/1"
 CONTEXT = PROTOCOL.encode() + b"\n"  # signed before the body: a device signature means nothing elsewhere
@@ -67,6 +79,7 @@ class Batch:
     nonce: str
     events: list[Linked]
     digest: bytes  # SHA-256 of the signature: how a replay is recognised (empty until open_batch checked it)
+    status: KioskStatus | None = None  # None: the kiosk sent none (an older kiosk)
 
 
 @dataclass(frozen=True)
@@ -105,9 +118,12 @@ def record(linked: Linked) -> dict[str, Any]:
     return fields_
 
 
-def encode_batch(device: str, events: list[Linked], sent_at: float, nonce: str) -> bytes:
-    body = {"protocol": PROTOCOL, "device": device, "sent_at": sent_at, "nonce": nonce,
-            "events": [record(e) for e in events]}
+def encode_batch(device: str, events: list[Linked], sent_at: float, nonce: str,
+                 status: KioskStatus | None = None) -> bytes:
+    body: dict[str, Any] = {"protocol": PROTOCOL, "device": device, "sent_at": sent_at, "nonce": nonce,
+                            "events": [record(e) for e in events]}
+    if status is not None:
+        body["status"] = status.as_dict()
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -140,7 +156,8 @@ def open_batch(body: bytes, signature: str | None, device_header: str | None,
     if not abs(batch.sent_at - now) <= max_skew:
         raise BatchRefused("stale", f"the batch was signed at {batch.sent_at:.0f}, {batch.sent_at - now:+.0f} s "
                                     f"from the collector's clock (at most {max_skew:.0f} s): resend it")
-    return Batch(batch.device, batch.sent_at, batch.nonce, batch.events, hashlib.sha256(raw_signature).digest())
+    return Batch(batch.device, batch.sent_at, batch.nonce, batch.events, hashlib.sha256(raw_signature).digest(),
+                 batch.status)
 
 
 def parse_batch(body: bytes) -> Batch:
@@ -167,7 +184,11 @@ def parse_batch(body: bytes) -> Batch:
     ids = [item.event.id for item in linked]
     if ids != sorted(ids) or len(set(ids)) != len(ids):
         raise BatchRefused("malformed", "events must be in the order they were written, each once")
-    return Batch(device, float(sent_at), nonce, linked, b"")  # type: ignore[arg-type]
+    try:
+        status = parse_status(data.get("status"))
+    except ValueError as err:
+        raise BatchRefused("malformed", f"status: {err}") from None
+    return Batch(device, float(sent_at), nonce, linked, b"", status)  # type: ignore[arg-type]
 
 
 def parse_record(item: object) -> Linked:

@@ -5,6 +5,11 @@ answer was lost is simply sent again: the collector stores events by id and
 counts the copies as duplicates. The collector's clock in every answer gives
 the offset to ours; a batch refused as stale is re-signed once with the
 collector's time, so a kiosk whose clock is off still syncs (and warns).
+
+Each batch carries the kiosk's status (`report`, kiosk.sync.service.StatusReporter)
+with the backlog left after it. A pass of the background loop that had nothing to
+send sends an empty batch with the status (a heartbeat) when it changed or every
+HEARTBEAT seconds, so the collector's console knows a quiet kiosk is alive.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from kiosk.sync.protocol import (
     SIGNATURE_HEADER,
     Ack,
     Fault,
+    KioskStatus,
     Linked,
     encode_batch,
     parse_ack,
@@ -34,6 +40,7 @@ from kiosk.sync.protocol import (
 from kiosk.sync.transport import Reply, Transport
 
 BATCH = 500
+HEARTBEAT = 300.0  # seconds between heartbeats of a kiosk with nothing to send, while its status stays the same
 log = logging.getLogger("kiosk.sync")
 
 
@@ -65,31 +72,53 @@ class PassResult:
 
 class Uploader:
     def __init__(self, outbox: Outbox, transport: Transport, identity: DeviceIdentity, *,
-                 clock: Callable[[], float] = time.time, batch: int = BATCH) -> None:
+                 clock: Callable[[], float] = time.time, batch: int = BATCH,
+                 report: Callable[[int], KioskStatus] | None = None) -> None:
+        """`report(backlog)`: the status to send with a batch that leaves `backlog` events unsent; None: none."""
         self.outbox, self.transport, self.identity = outbox, transport, identity
-        self.clock, self.batch_size = clock, batch
+        self.clock, self.batch_size, self.report = clock, batch, report
         self._running = threading.Lock()
+        self._told: tuple[KioskStatus, float] | None = None  # the last status the collector took, and when
 
     def run_once(self, progress: Callable[[int], object] | None = None, stop: threading.Event | None = None,
-                 result: PassResult | None = None) -> PassResult:
+                 result: PassResult | None = None, heartbeat: bool = False) -> PassResult:
         """Send until nothing is pending (or `stop` is set); SyncError if a batch could not be delivered.
 
         `result` is filled in batch by batch, so what was acknowledged before a failure is still known to
-        the caller (kiosk.sync.service, which also records the failure in the sync state).
+        the caller (kiosk.sync.service, which also records the failure in the sync state). `heartbeat`: with
+        nothing to send, send the status alone when it is due (the background loop's passes).
         """
         with self._running:  # the background loop and "sync now" on the admin screen take turns
-            return self._run_once(progress, stop, PassResult() if result is None else result)
+            done = self._run_once(progress, stop, PassResult() if result is None else result)
+            if heartbeat and done.batches == 0 and done.pending == 0 and not (stop is not None and stop.is_set()):
+                self._heartbeat()
+            return done
+
+    def _status(self, backlog: int) -> KioskStatus | None:
+        return None if self.report is None else self.report(max(0, backlog))
+
+    def _heartbeat(self) -> None:
+        status = self._status(0)
+        if status is None:
+            return
+        said = self._told[0] if self._told is not None else None
+        same = said is not None and (said.devices, said.trust_issued_at, said.raw_subjects) == \
+            (status.devices, status.trust_issued_at, status.raw_subjects)
+        if same and self._told is not None and self.clock() - self._told[1] < HEARTBEAT:
+            return
+        self._deliver([], status)
 
     def _run_once(self, progress: Callable[[int], object] | None, stop: threading.Event | None,
                   result: PassResult) -> PassResult:
         self.outbox.update(last_attempt=self.clock())
         limit = self.batch_size  # fewer events a batch for the rest of the pass once a batch came out too big
         while not (stop is not None and stop.is_set()):
+            pending = self.outbox.pending() if self.report is not None else 0
             events = self.outbox.batch(limit)
             if not events:
                 break
             try:
-                ack = self._deliver(events)
+                ack = self._deliver(events, self._status(pending - len(events)))
             except _Oversized as big:
                 if len(events) == 1:
                     raise SyncRefused("too_large", f"event {events[0].event.id} takes {big.size:,} bytes, more "
@@ -113,11 +142,11 @@ class Uploader:
             self.outbox.update(last_success=self.clock(), last_error=None)
         return result
 
-    def _deliver(self, events: list[Linked]) -> Ack:
+    def _deliver(self, events: list[Linked], status: KioskStatus | None = None) -> Ack:
         for attempt in (1, 2):
             offset = self.outbox.state().clock_offset or 0.0
             start = self.clock()
-            body = encode_batch(self.identity.id, events, start + offset, secrets.token_hex(16))
+            body = encode_batch(self.identity.id, events, start + offset, secrets.token_hex(16), status)
             if len(body) > MAX_BODY:
                 raise _Oversized(len(body))
             reply = self.transport.post_batch(body, {DEVICE_HEADER: self.identity.id,
@@ -125,9 +154,12 @@ class Uploader:
             self.note_clock(reply, start)
             if reply.status == 200:
                 try:
-                    return parse_ack(reply.data)
+                    ack = parse_ack(reply.data)
                 except ValueError as err:
                     raise SyncError(f"the collector's answer is not an acknowledgement: {err}") from None
+                if status is not None:
+                    self._told = (status, self.clock())
+                return ack
             code = str(reply.data.get("error", "")) if reply.data else ""
             if code == "stale" and attempt == 1:
                 continue  # the offset was just learnt from this answer: sign again with the collector's time

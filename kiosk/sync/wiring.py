@@ -11,7 +11,7 @@ from kiosk.audit.store import AuditLog
 from kiosk.device_identity import load_or_create
 from kiosk.sync.health import Alert, Limits, alerts
 from kiosk.sync.outbox import Outbox
-from kiosk.sync.service import SyncParts
+from kiosk.sync.service import StatusReporter, SyncParts
 from kiosk.sync.settings import SyncConfig
 from kiosk.sync.transport import HttpTransport, Transport
 from kiosk.sync.trust_pull import TrustPull, pull_trust
@@ -29,8 +29,11 @@ def open_transport(settings: SyncConfig, *, timeout: float | None = None) -> Htt
 
 def build_sync(settings: SyncConfig, log: AuditLog, trust_dir: Path, *, transport: Transport | None = None,
                clock: Callable[[], float] = time.time,
-               on_trust: Callable[[TrustPull], None] | None = None) -> SyncParts:
+               on_trust: Callable[[TrustPull], None] | None = None, raw_subjects: bool = False) -> SyncParts:
     """The parts of sync for `log`; `transport` replaces HTTP in tests that need no network.
+
+    `raw_subjects`: the log's [log] raw_subject; each batch's status tells the collector (its console then shows
+    references, not the ids, to those who may not trace).
 
     `on_trust` hears of every trust pull that installed something, so a running
     checkpoint reloads its trust store.
@@ -42,7 +45,8 @@ def build_sync(settings: SyncConfig, log: AuditLog, trust_dir: Path, *, transpor
     except BaseException:  # a ca_file that cannot be read: the outbox's connection is not left open
         outbox.close()
         raise
-    uploader = Uploader(outbox, transport, identity, clock=clock, batch=settings.batch)
+    reporter = StatusReporter(outbox, trust_dir, raw_subjects)
+    uploader = Uploader(outbox, transport, identity, clock=clock, batch=settings.batch, report=reporter)
     chosen = transport
 
     def pull() -> TrustPull:
@@ -51,7 +55,8 @@ def build_sync(settings: SyncConfig, log: AuditLog, trust_dir: Path, *, transpor
             on_trust(pulled)
         return pulled
 
-    return SyncParts(outbox, transport, identity, uploader, pull if settings.trust_pull else None, settings)
+    return SyncParts(outbox, transport, identity, uploader, pull if settings.trust_pull else None, settings,
+                     reporter=reporter)
 
 
 def status(outbox: Outbox | None, trust_dir: Path, limits: Limits, now: float) -> dict[str, Any]:

@@ -1,0 +1,216 @@
+"""benchmarks/console.py's measurements of one database, through a real `kiosk collector serve` process: the
+console's pages over HTTP with signed-in sessions, and the sample kiosks syncing with and without people at work
+in the console. Each figure is printed beside its goal (issue 14, "Speed").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+
+from benchmarks.console_data import TZ, Fleet, Plan, site_name
+from benchmarks.console_http import Console, Users, add_account, export, next_link, percentile, timed, trace
+from benchmarks.console_sync import Kiosks, log_round, sample_logs
+from kiosk.collector.database import sqlite_path
+from tests.collector_process import CollectorProcess
+
+
+@dataclass(frozen=True)
+class Options:
+    requests: int  # timed requests of each page
+    traces: int
+    export_rows: int
+    users: int
+    think: float  # seconds a console user pauses between pages, on average
+    round: int  # events each syncing kiosk logs for a round
+    rounds: int  # rounds synced with people at work in the console (each between two rounds alone)
+
+
+def say(backend: str, what: str, figure: str, goal: str = "", met: bool | None = None) -> None:
+    verdict = "" if met is None else (" met" if met else " MISSED")
+    print(f"{backend:<10} {what:<48} {figure}{f'   (goal: {goal}{verdict})' if goal else ''}", flush=True)
+
+
+def accounts(manifest: dict[str, str | None], url: str, plan: Plan, users: int) -> dict[str, bytes | None]:
+    """The benchmark's accounts in this database, made where missing: name -> its TOTP secret (tracer)."""
+    wanted: dict[str, tuple[str, tuple[str, ...]]] = {
+        "bench-all": ("manager", ()), "bench-one": ("manager", (site_name(0),)), "bench-tracer": ("tracer", ())}
+    for i in range(users):
+        wanted[f"bench-user-{i:02d}"] = ("viewer", (site_name(i % plan.sites),))  # where the sample kiosks are
+    for name, (role, sites) in wanted.items():
+        if name not in manifest:
+            secret = add_account(url, name, role, sites)
+            manifest[name] = secret.hex() if secret else None
+    return {name: bytes.fromhex(value) if value else None for name, value in manifest.items()}
+
+
+def _one(url: str, text: str, args: list[object]) -> Any:
+    """The first value of the first row of a query, on a connection of its own (not the server's)."""
+    path = sqlite_path(url)
+    if path is not None:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute(text, args).fetchone()
+        finally:
+            db.close()
+    else:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(text.replace("?", "%s"), args).fetchone()
+    return row[0] if row else None
+
+
+def stored(url: str) -> int:
+    return int(_one(url, "SELECT count(*) FROM events", []))
+
+
+def export_since(url: str, rows: int) -> str:
+    """The minute (collector's zone) from which on the newest `rows` events lie, at least."""
+    at = _one(url, "SELECT at FROM events ORDER BY at DESC LIMIT 1 OFFSET ?", [rows - 1])
+    if at is None:
+        return ""
+    return datetime.fromtimestamp(float(at), TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+def traced(plan: Plan, n: int) -> list[int]:
+    """People to trace: regulars of the sites where no kiosk syncs in the timed rounds (whose backlogs crowd the
+    last hour), when there are such sites."""
+    quiet = list(range(plan.sample, plan.sites)) or list(range(plan.sites))
+    return [plan.regular(quiet[i % len(quiet)], i // len(quiet)) for i in range(n)]
+
+
+def measure(backend: str, url: str, fleet: Fleet, folder: Path, template: Path,
+            manifest: dict[str, str | None], opts: Options) -> None:
+    plan = fleet.plan
+    logs = sample_logs(fleet, folder / "kiosks")
+    for path in logs.values():  # each database's kiosks start from the same logs (their sync state is theirs)
+        if not path.exists():
+            for made in (template / path.parent.name).glob("audit.db*"):
+                shutil.copy(made, path.parent / made.name)
+    print(f"{backend}: {machine()}", flush=True)
+    collector = CollectorProcess(url, folder, extra=("--timezone", TZ.key))
+    try:
+        with Kiosks(logs) as kiosks:
+            sent, span = kiosks.sync(collector.url)
+            if sent:
+                say(backend, f"sync, {len(logs)} kiosks' history (the sample)",
+                    f"{sent:>10,} events in {span:6.1f} s = {sent / span:8,.0f} events/s")
+            secrets = accounts(manifest, url, plan, opts.users)
+            expected = sum(fleet.counts[d][k] for d in range(len(fleet.days)) for k in range(plan.sample, plan.kiosks))
+            expected += sum(stored(f"sqlite:///{path}") for path in logs.values())
+            count = stored(url)
+            say(backend, "events in the collector's database", f"{count:>10,} (the fleet logged {expected:,})")
+            if count != expected:
+                raise RuntimeError(f"the collector holds {count:,} events, the kiosks logged {expected:,}")
+            pages(backend, url, collector, fleet, secrets, opts)
+            concurrency(backend, collector, fleet, logs, kiosks, secrets, opts)
+    finally:
+        collector.stop()
+
+
+def pages(backend: str, url: str, collector: CollectorProcess, fleet: Fleet, secrets: dict[str, bytes | None],
+          opts: Options) -> None:
+    plan = fleet.plan
+    console, rng = Console(collector.url), random.Random(plan.seed)
+    everyone, one = console.login("bench-all"), console.login("bench-one")
+    for who, client, what in ((f"every site ({plan.kiosks:,} kiosks)", everyone, "/"),
+                              (f"one site ({plan.kiosks // plan.sites} kiosks)", one, "/")):
+        for _ in range(2):
+            timed(client, what)  # warm: templates compiled, connections open
+        times = [timed(client, what)[0] for _ in range(opts.requests)]
+        say(backend, f"overview, {who}", _ms(times), "p95 <= 300 ms", percentile(times, 0.95) <= 0.3)
+
+    times = []
+    for _ in range(max(1, opts.requests // 2)):
+        day = rng.choice(fleet.days[:-1] or fleet.days).isoformat()
+        query = urlencode({"site": site_name(rng.randrange(plan.sites)), "since": day, "until": day})
+        seconds, answer = timed(everyone, f"/events?{query}")
+        times.append(seconds)
+        following = next_link(answer.text)
+        if following:
+            times.append(timed(everyone, following)[0])
+    say(backend, "events page, a site and a day (pages 1 and 2)", _ms(times), "p95 <= 200 ms",
+        percentile(times, 0.95) <= 0.2)
+
+    tracer = console.login("bench-tracer", secrets["bench-tracer"])
+    first, last = fleet.days[0].isoformat(), fleet.days[-1].isoformat()
+    found = [trace(tracer, plan.subject(person), first, last) for person in traced(plan, opts.traces)]
+    worst = max(seconds for seconds, _, _ in found)
+    say(backend, f"trace of a subject over {plan.days} days (x{len(found)})",
+        f"max {worst:6.2f} s, mean {statistics.mean(s for s, _, _ in found):.2f} s "
+        f"({min(v for _, v, _ in found)}-{max(v for _, v, _ in found)} visits, "
+        f"{min(o for _, _, o in found)}-{max(o for _, _, o in found)} others)", "<= 1 s", worst <= 1.0)
+
+    since = export_since(url, opts.export_rows)
+    rows, seconds, before, peak = export(everyone, f"/export?{urlencode({'format': 'csv', 'since': since})}",
+                                         collector.process.pid)
+    say(backend, "CSV export, streamed", f"{rows:>10,} rows in {seconds:6.1f} s = {rows / seconds:8,.0f} rows/s",
+        ">= 80,000 rows/s", rows / seconds >= 80_000)
+    say(backend, "server RSS during the export", f"peak {peak / 2**20:6.0f} MB (before: {before / 2**20:.0f} MB)",
+        "<= 300 MB", peak <= 300 * 2**20)
+    for client in (everyone, one, tracer):
+        client.close()
+
+
+def concurrency(backend: str, collector: CollectorProcess, fleet: Fleet, logs: dict[int, Path], kiosks: Kiosks,
+                secrets: dict[str, bytes | None], opts: Options) -> None:
+    """The sample kiosks sync rounds alone and with `users` people at work in the console, in turn (alone first and
+    last), so a machine that gets busier or quieter meanwhile weighs on both alike."""
+    plan, console = fleet.plan, Console(collector.url)
+    people = [console.login(f"bench-user-{i:02d}") for i in range(opts.users)]
+    sites = [site_name(i % plan.sites) for i in range(opts.users)]
+
+    def page(i: int, rng: random.Random) -> str:
+        today = datetime.now(TZ).date().isoformat()
+        return rng.choices(["/", "/overview/fragment", f"/events?{urlencode({'site': sites[i]})}",
+                            f"/events?{urlencode({'site': sites[i], 'since': today, 'until': today})}",
+                            f"/events?{urlencode({'site': sites[i], 'verdict': 'deny'})}"], [4, 2, 2, 1, 1])[0]
+
+    alone: list[float] = []
+    busy: list[float] = []
+    for crowded in [False, *[True, False] * opts.rounds]:
+        log_round(fleet, logs, opts.round, time.time())
+        users = Users(people, page, opts.think)
+        if crowded:
+            users.start()
+            time.sleep(2 * opts.think)  # everyone at work before the kiosks start
+        sent, span = kiosks.sync(collector.url)
+        (busy if crowded else alone).append(sent / span)
+        with_whom = f"+ {opts.users} console users" if crowded else "alone"
+        say(backend, f"sync, {len(logs)} kiosks {with_whom}", f"{sent:>10,} events in {span:6.1f} s = "
+                                                              f"{sent / span:8,.0f} events/s")
+        if crowded:
+            worked = users.stop()
+            n = len(users.latencies)
+            say(backend, f"  the {opts.users} console users meanwhile",
+                f"{n:,} pages, {n / worked:.1f}/s, {_ms(users.latencies) if n else 'none'}"
+                f"{f', {len(users.errors)} errors: {users.errors[0][:80]}' if users.errors else ''}")
+    drop = 1 - statistics.mean(busy) / statistics.mean(alone)
+    say(backend, "sync throughput drop with the console in use",
+        f"{drop * 100:8.1f} % (mean of {len(busy)} vs {len(alone)} rounds alone)", "<= 20 %", drop <= 0.2)
+    for client in people:
+        client.close()
+
+
+def _ms(seconds: list[float]) -> str:
+    return f"p50 {statistics.median(seconds) * 1000:6.0f} ms  p95 {percentile(seconds, 0.95) * 1000:6.0f} ms"
+
+
+def machine() -> str:
+    load = " ".join(f"{n:.1f}" for n in os.getloadavg())
+    return f"{os.cpu_count()} cores, load average {load} (a machine shared with other work)"
+
+
+def save(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
