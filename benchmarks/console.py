@@ -31,11 +31,13 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.* and tests/ helpers
 
-from benchmarks.console_data import TZ, Fleet, Plan
+from benchmarks.console_data import Fleet, Plan, evening_zone
 from benchmarks.console_load import Loader, PostgresLoader, SqliteLoader, enroll, finish, load_day, same_rollups
 from benchmarks.console_measure import Options, machine, measure, save, say
 from benchmarks.console_pg import kept_postgres
@@ -51,11 +53,11 @@ def load(plan: Plan, urls: dict[str, str], root: Path, check: bool) -> Fleet:
     """The fleet into every database: the sample kiosks' events into their own logs (root/kiosks), the rest in bulk."""
     fleet = Fleet(plan)
     logs = sample_logs(fleet, root / "kiosks")
-    loaders: dict[str, Loader] = {b: SqliteLoader(root / "collector.db") if b == "sqlite" else PostgresLoader(url)
-                                  for b, url in urls.items()}
+    loaders: dict[str, Loader] = {b: SqliteLoader(root / "collector.db", plan.tz) if b == "sqlite" else
+                                  PostgresLoader(url, plan.tz) for b, url in urls.items()}
     for loader in loaders.values():
         enroll(loader, fleet)
-    clock, started, done = rollup.Clock(TZ), time.perf_counter(), 0
+    clock, started, done = rollup.Clock(plan.tz), time.perf_counter(), 0
     for number, day in enumerate(fleet.days):
         done += load_day(list(loaders.values()), fleet, number, clock, logs)
         elapsed = time.perf_counter() - started
@@ -65,7 +67,7 @@ def load(plan: Plan, urls: dict[str, str], root: Path, check: bool) -> Fleet:
     for backend, loader in loaders.items():
         finish(loader, fleet, range(plan.sample, plan.kiosks))
         if check:
-            same = same_rollups(loader)
+            same = same_rollups(loader, plan.tz)
             say(backend, "roll-ups loaded vs the store's own backfill", "the same" if same else "DIFFERENT")
             if not same:
                 raise RuntimeError("the bulk-loaded roll-ups differ from what the store counts from the events")
@@ -76,6 +78,10 @@ def load(plan: Plan, urls: dict[str, str], root: Path, check: bool) -> Fleet:
           f"{mix['manual']:,} registrations, {mix['correction']:,} corrections, {mix['device']:,} device events; "
           f"{plan.people:,} people, each at home at one site", flush=True)
     return fleet
+
+
+def _local(plan: Plan) -> str:
+    return f"{datetime.fromtimestamp(plan.end, plan.tz):%Y-%m-%d %H:%M} {plan.zone}"
 
 
 def arguments() -> argparse.Namespace:
@@ -95,6 +101,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=40, help="timed requests of each page")
     parser.add_argument("--traces", type=int, default=5, help="subjects traced")
     parser.add_argument("--export-rows", type=int, default=1_000_000)
+    parser.add_argument("--timezone", help="the collector's zone (default: one where the data ends at about 20:00, "
+                                           "so that today's overview is a full day's)")
     parser.add_argument("--dir", type=Path, help="where the databases go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep --dir afterwards, for --reuse")
     parser.add_argument("--reuse", action="store_true", help="measure the databases loaded in --dir before")
@@ -105,6 +113,11 @@ def arguments() -> argparse.Namespace:
         for name, value in QUICK.items():
             setattr(args, name, value)
         args.check = True
+    if args.timezone:
+        try:
+            ZoneInfo(args.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            parser.error(f"--timezone: not a time zone: {args.timezone[:60]!r} (an IANA name: Asia/Shanghai)")
     if args.reuse and args.dir is None:
         parser.error("--reuse needs --dir: the folder a run with --keep left")
     if not (0 < args.sample <= args.kiosks and 0 < args.sites <= args.kiosks and min(args.days, args.events,
@@ -132,14 +145,17 @@ def main() -> int:
         if manifest_path.exists():
             sys.stderr.write(f"console.py: {root} holds a loaded benchmark: --reuse it, or give another --dir\n")
             return 2
-        plan = Plan(args.events, args.kiosks, args.sites, args.days, args.sample, time.time())
+        now = time.time()
+        zone = args.timezone or evening_zone(now)
+        plan = Plan(args.events, args.kiosks, args.sites, args.days, args.sample, now, zone)
         manifest = {"plan": dataclasses.asdict(plan), "loaded": [], "accounts": {}}
     root.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         root.chmod(0o711)  # PostgreSQL's folder inside is the postgres user's, who must get there
     opts = Options(args.requests, args.traces, args.export_rows, args.users, args.think, args.round, args.rounds)
     print(f"{plan.events:,} events from {plan.kiosks:,} kiosks at {plan.sites} sites over {plan.days} days "
-          f"({plan.sample} kiosks through the real sync path); {machine()}; in {root}", flush=True)
+          f"({plan.sample} kiosks through the real sync path), ending {_local(plan)}; {machine()}; in {root}",
+          flush=True)
     if args.reuse and time.time() - plan.end > 6 * 3600:
         print(f"  note: the data ends {(time.time() - plan.end) / 3600:.0f} h ago: today's overview has less in it")
     try:

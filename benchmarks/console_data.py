@@ -18,7 +18,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,6 @@ from kiosk.audit.events import GENESIS, Event, chain_hash, id_after, new_id
 from kiosk.audit.store import AuditLog
 from kiosk.cose import kid_of
 
-TZ = ZoneInfo("Asia/Shanghai")
 PER_PERSON = 20  # events per subject of the population over the whole range, on average
 REGULARS = 0.85  # of a site's scans, the share of its own regulars
 MANUAL, CORRECTION, OUTAGE = 0.004, 0.1, 0.05  # registrations per event; corrections per one; outages a kiosk-day
@@ -50,7 +49,12 @@ class Plan:
     days: int
     sample: int  # kiosks whose events go through the real sync path (the first ones: one a site)
     end: float  # the data ends here (when it was made)
+    zone: str = "Asia/Shanghai"  # the collector's time zone: its days and hours
     seed: int = 14
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
 
     def site(self, kiosk: int) -> str:
         return site_name(kiosk % self.sites)
@@ -80,8 +84,16 @@ class Plan:
         return site + self.sites * n
 
     def day_list(self) -> list[date]:
-        last = datetime.fromtimestamp(self.end, TZ).date()
+        last = datetime.fromtimestamp(self.end, self.tz).date()
         return [last - timedelta(days=self.days - 1 - i) for i in range(self.days)]
+
+
+def evening_zone(at: float, hour: int = 20) -> str:
+    """The zone (a whole number of hours from UTC) in which `at` is about `hour` o'clock: data made then has most
+    of its last day behind it, whenever the benchmark runs, so the overview's "today" is a full one."""
+    offset = (hour - datetime.fromtimestamp(at, timezone.utc).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX's sign: Etc/GMT-3 is 3 hours ahead of UTC
 
 
 def site_name(index: int) -> str:
@@ -127,7 +139,7 @@ class Fleet:
         self.counts = [shares[i * plan.kiosks:(i + 1) * plan.kiosks] for i in range(len(self.days))]
 
     def _day_weight(self, day: date) -> float:
-        start, end = day_bounds(day, TZ)
+        start, end = day_bounds(day, self.plan.tz)
         weight = 0.8 if day.weekday() >= 5 else 1.0
         if end <= self.cutoff:
             return weight
@@ -137,7 +149,7 @@ class Fleet:
     def day(self, number: int) -> Iterator[tuple[int, list[Chained]]]:
         """(kiosk, its chained events) for each kiosk on day `number` of the range."""
         day = self.days[number]
-        start, _ = day_bounds(day, TZ)
+        start, _ = day_bounds(day, self.plan.tz)
         for k, n in enumerate(self.counts[number]):
             rng = random.Random(f"{self.plan.seed}/{number}/{k}")
             hours = [h if start + 3600 * i < self.cutoff else 0 for i, h in enumerate(HOURLY)]

@@ -15,12 +15,13 @@ import json
 import random
 import sqlite3
 from collections.abc import Callable, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from benchmarks.console_data import TZ, Fleet, append_to_log
+from benchmarks.console_data import Fleet, append_to_log
 from kiosk.collector import console_sql as sql
 from kiosk.collector import rollup
 from kiosk.collector import schema as q
@@ -86,8 +87,8 @@ class Loader:
 
 
 class SqliteLoader(Loader):
-    def __init__(self, path: Path) -> None:
-        SqliteStore(path, zone=TZ).close()  # the schema, its migrations and the day zone, as the store makes them
+    def __init__(self, path: Path, zone: tzinfo) -> None:
+        SqliteStore(path, zone=zone).close()  # the schema, its migrations and the day zone, as the store makes them
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA synchronous=OFF")  # a fixture: the load is redone if the machine fails under it
         self.db.execute("PRAGMA cache_size=-1000000")  # 1 GB: the indexes' pages being filled stay in memory
@@ -107,8 +108,8 @@ class SqliteLoader(Loader):
 
 
 class PostgresLoader(Loader):
-    def __init__(self, url: str) -> None:
-        PostgresStore(url, zone=TZ).close()
+    def __init__(self, url: str, zone: tzinfo) -> None:
+        PostgresStore(url, zone=zone).close()
         self.conn = psycopg.connect(url, autocommit=True)
         self.conn.execute("SET synchronous_commit = off")
 
@@ -213,7 +214,7 @@ def finish(loader: Loader, fleet: Fleet, bulk: range) -> None:
     loader.finish()
 
 
-def same_rollups(loader: Loader) -> bool:
+def same_rollups(loader: Loader, zone: tzinfo) -> bool:
     """Whether the roll-ups hold what the store's own backfill counts from the stored events (then rolled back)."""
     tables = ("SELECT * FROM hourly ORDER BY 1, 2, 3", "SELECT * FROM people ORDER BY 1, 2, 3",
               "SELECT * FROM people_days ORDER BY 1, 2", "SELECT site FROM sites ORDER BY 1")
@@ -223,7 +224,7 @@ def same_rollups(loader: Loader) -> bool:
         found.append([tx.all(text) for text in tables])
         for statement in sql.CLEAR_ROLLUPS:
             tx.run(statement)
-        rollup.backfill(tx, TZ)
+        rollup.backfill(tx, zone)
         found.append([tx.all(text) for text in tables])
 
     loader.tx(compare, rollback=True)

@@ -13,14 +13,14 @@ import sqlite3
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
 
-from benchmarks.console_data import TZ, Fleet, Plan, site_name
+from benchmarks.console_data import Fleet, Plan, site_name
 from benchmarks.console_http import Console, Users, add_account, export, next_link, percentile, timed, trace
 from benchmarks.console_sync import Kiosks, log_round, sample_logs
 from kiosk.collector.database import sqlite_path
@@ -75,12 +75,12 @@ def stored(url: str) -> int:
     return int(_one(url, "SELECT count(*) FROM events", []))
 
 
-def export_since(url: str, rows: int) -> str:
+def export_since(url: str, rows: int, zone: tzinfo) -> str:
     """The minute (collector's zone) from which on the newest `rows` events lie, at least."""
     at = _one(url, "SELECT at FROM events ORDER BY at DESC LIMIT 1 OFFSET ?", [rows - 1])
     if at is None:
         return ""
-    return datetime.fromtimestamp(float(at), TZ).strftime("%Y-%m-%dT%H:%M")
+    return datetime.fromtimestamp(float(at), zone).strftime("%Y-%m-%dT%H:%M")
 
 
 def traced(plan: Plan, n: int) -> list[int]:
@@ -99,7 +99,7 @@ def measure(backend: str, url: str, fleet: Fleet, folder: Path, template: Path,
             for made in (template / path.parent.name).glob("audit.db*"):
                 shutil.copy(made, path.parent / made.name)
     print(f"{backend}: {machine()}", flush=True)
-    collector = CollectorProcess(url, folder, extra=("--timezone", TZ.key))
+    collector = CollectorProcess(url, folder, extra=("--timezone", plan.zone))
     try:
         with Kiosks(logs) as kiosks:
             sent, span = kiosks.sync(collector.url)
@@ -152,7 +152,7 @@ def pages(backend: str, url: str, collector: CollectorProcess, fleet: Fleet, sec
         f"({min(v for _, v, _ in found)}-{max(v for _, v, _ in found)} visits, "
         f"{min(o for _, _, o in found)}-{max(o for _, _, o in found)} others)", "<= 1 s", worst <= 1.0)
 
-    since = export_since(url, opts.export_rows)
+    since = export_since(url, opts.export_rows, plan.tz)
     rows, seconds, before, peak = export(everyone, f"/export?{urlencode({'format': 'csv', 'since': since})}",
                                          collector.process.pid)
     say(backend, "CSV export, streamed", f"{rows:>10,} rows in {seconds:6.1f} s = {rows / seconds:8,.0f} rows/s",
@@ -172,7 +172,7 @@ def concurrency(backend: str, collector: CollectorProcess, fleet: Fleet, logs: d
     sites = [site_name(i % plan.sites) for i in range(opts.users)]
 
     def page(i: int, rng: random.Random) -> str:
-        today = datetime.now(TZ).date().isoformat()
+        today = datetime.now(plan.tz).date().isoformat()
         return rng.choices(["/", "/overview/fragment", f"/events?{urlencode({'site': sites[i]})}",
                             f"/events?{urlencode({'site': sites[i], 'since': today, 'until': today})}",
                             f"/events?{urlencode({'site': sites[i], 'verdict': 'deny'})}"], [4, 2, 2, 1, 1])[0]

@@ -84,7 +84,7 @@ def test_an_admin_publishes_a_bundle_and_a_status_list_the_kiosks_then_pull(site
     assert row and re.search(r'class="seq">2<', row.group(0)) and "2026-05-27" in row.group(0)
     assert re.search(r'class="age">\d+ d<', row.group(0)) and "4 issuer keys" in row.group(0)
     status_row = re.search(r'<tr data-file="status.cose">.*?</tr>', root.get("/trust").text, re.S)
-    assert status_row and f"{ISS}: 1 entries" in status_row.group(0)
+    assert status_row and f"{ISS}: 1 entry" in status_row.group(0)
     # A kiosk syncing pulls the published bundle into its own trust directory.
     done = kiosk_cli("--config", str(site.config("k1")), "sync")
     assert done.returncode == 0, done.stderr

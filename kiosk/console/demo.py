@@ -71,9 +71,9 @@ def run_demo(db: str | None, host: str, port: int, out: TextIO = sys.stdout) -> 
 
 @contextlib.contextmanager
 def _terminated_as_exit() -> Iterator[None]:
-    """SIGTERM ends the demo as Ctrl-C does, its folder deleted: uvicorn stops serving, then raises the signal
-    again once it has put back the handler it found, which is this one (Python's own would end the process
-    before any `finally`)."""
+    """SIGTERM and Ctrl-C end the demo with the shell's status for them (143, 130), its folder deleted:
+    uvicorn stops serving, then raises the signal again once it has put back the handler it found, which is
+    this one (Python's own SIGTERM would end the process before any `finally`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -81,11 +81,13 @@ def _terminated_as_exit() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C too: a KeyboardInterrupt could land in a demo kiosk's `except`, not here (status 0, seen once).
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run(folder: Path, url: str, host: str, port: int, out: TextIO) -> None:
