@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -39,12 +40,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.* and tests/ helpers
 
+import httpx
+import psycopg
+
 from benchmarks.console_data import Fleet, Plan, evening_zone
 from benchmarks.console_load import Loader, PostgresLoader, SqliteLoader, enroll, finish, load_day, same_rollups
 from benchmarks.console_measure import Options, machine, measure, save, say
 from benchmarks.console_pg import kept_postgres
 from benchmarks.console_sync import sample_logs
 from kiosk.collector import rollup
+from kiosk.errors import KioskError
 
 BACKENDS = ("sqlite", "postgresql")
 QUICK = {"events": 20_000, "kiosks": 40, "sites": 8, "days": 3, "sample": 4, "round": 50, "rounds": 1, "users": 3,
@@ -96,7 +101,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=50,
                         help="kiosks whose events go through the real sync path (they also sync in the timed rounds)")
     parser.add_argument("--round", type=int, default=2_000, help="events each sample kiosk syncs in a timed round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds synced with people at work in the console "
+    parser.add_argument("--rounds", type=int, default=3, help="rounds synced with people at work in the console "
                                                                "(each between two rounds synced alone)")
     parser.add_argument("--users", type=int, default=20, help="people using the console while the kiosks sync")
     parser.add_argument("--think", type=float, default=1.0, help="seconds a console user pauses between pages")
@@ -176,7 +181,7 @@ def main() -> int:
                     measure(backend, url, fleet, root / backend, root / "kiosks", accounts, opts)
                 finally:
                     save(manifest_path, manifest)
-    except (RuntimeError, OSError) as err:
+    except (RuntimeError, OSError, sqlite3.Error, psycopg.Error, httpx.HTTPError, KioskError) as err:  # one line
         sys.stderr.write(f"console.py: {' '.join(str(err).split())}\n")
         return 1
     finally:
