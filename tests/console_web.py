@@ -16,10 +16,12 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from kiosk.audit.events import Event
 from kiosk.audit.store import AuditLog
@@ -43,6 +45,16 @@ def trust_folder(folder: Path) -> Path:
     (folder / "roots" / "root.pub").write_text(pub("root").hex() + "\n")
     (folder / "trust.cose").write_bytes(World().bundle_bytes())
     return folder
+
+
+def database_url(request: pytest.FixtureRequest, folder: Path, name: str) -> str:
+    """The collector database of a test module's site, by the fixture's param: a SQLite file in `folder`, or a
+    new database `name_<random>` on the session's throwaway PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{folder}/collector.db"
+    from tests.pg_server import create_database
+
+    return create_database(request.getfixturevalue("pg_url"), f"{name}_{uuid.uuid4().hex[:10]}")
 
 
 def csrf_of(html: str) -> str:

@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,7 +25,7 @@ import pytest
 
 from kiosk.console.console_db import open_console_store
 from kiosk.console.trail import Trail
-from tests.console_web import ConsoleSite, Scan, trust_folder
+from tests.console_web import ConsoleSite, Scan, database_url, trust_folder
 
 pytestmark = pytest.mark.slow  # a collector, kiosks synced through `kiosk sync`, accounts hashed with argon2
 ZONE = "Asia/Shanghai"
@@ -39,12 +38,7 @@ HOSTILE_SITE = "<img src=x onerror=alert(2)>"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     folder = tmp_path_factory.mktemp(f"export-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/collector.db"
-    else:
-        from tests.pg_server import create_database
-
-        url = create_database(request.getfixturevalue("pg_url"), f"console_export_{uuid.uuid4().hex[:10]}")
+    url = database_url(request, folder, "console_export")
     console = ConsoleSite.start(folder, url, trust_folder(folder / "trust"), extra=("--timezone", ZONE))
     try:
         now = console.origin = time.time()

@@ -8,7 +8,6 @@ from the pages' own PAGES, so a route added without a case here fails this file.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 
 from kiosk.collector.readmodel import encode_cursor
 from kiosk.console import pages_export, pages_kiosks, pages_trace, pages_trail, pages_trust, pages_users
-from tests.console_web import PASSWORD, ConsoleSite, Scan, csrf_of, trust_folder
+from tests.console_web import PASSWORD, ConsoleSite, Scan, csrf_of, database_url, trust_folder
 
 pytestmark = pytest.mark.slow  # a collector, kiosks synced through `kiosk sync`, accounts hashed with argon2
 JOY, EAST = "Joy City", "East Gate"
@@ -39,12 +38,7 @@ ROUTES = {
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     folder = tmp_path_factory.mktemp(f"tamper-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/collector.db"
-    else:
-        from tests.pg_server import create_database
-
-        url = create_database(request.getfixturevalue("pg_url"), f"console_tamper_{uuid.uuid4().hex[:10]}")
+    url = database_url(request, folder, "console_tamper")
     console = ConsoleSite.start(folder, url, trust_folder(folder / "trust"), extra=("--timezone", "UTC"))
     try:
         now = time.time()

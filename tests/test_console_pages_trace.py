@@ -12,7 +12,6 @@ import html
 import io
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -22,7 +21,7 @@ import pytest
 from kiosk.audit.events import subject_reference
 from kiosk.console.console_db import open_console_store
 from kiosk.console.trail import Trail
-from tests.console_web import ConsoleSite, Scan, csrf_of, trust_folder
+from tests.console_web import ConsoleSite, Scan, csrf_of, database_url, trust_folder
 
 pytestmark = pytest.mark.slow  # a collector, kiosks synced through `kiosk sync`, accounts hashed with argon2
 KEY = bytes(range(32))  # the deployment's subject key: the kiosks' [log] secret_file and the collector's --subject-key
@@ -40,12 +39,7 @@ def ref(n: int) -> str:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     folder = tmp_path_factory.mktemp(f"trace-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/collector.db"
-    else:
-        from tests.pg_server import create_database
-
-        url = create_database(request.getfixturevalue("pg_url"), f"console_trace_{uuid.uuid4().hex[:10]}")
+    url = database_url(request, folder, "console_trace")
     (folder / "subject.key").write_text(KEY.hex() + "\n")
     console = ConsoleSite.start(folder, url, trust_folder(folder / "trust"),
                                 extra=("--timezone", "UTC", "--subject-key", str(folder / "subject.key")))

@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.console_web import ConsoleSite, Scan, trust_folder
+from tests.console_web import ConsoleSite, Scan, database_url, trust_folder
 
 pytestmark = pytest.mark.slow  # a collector, kiosks synced through `kiosk sync`, accounts hashed with argon2
 KEY = bytes(range(100, 132))  # the deployment's subject key: the collector's --subject-key
@@ -45,12 +44,7 @@ class RawSite(ConsoleSite):
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     folder = tmp_path_factory.mktemp(f"raw-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/collector.db"
-    else:
-        from tests.pg_server import create_database
-
-        url = create_database(request.getfixturevalue("pg_url"), f"console_raw_{uuid.uuid4().hex[:10]}")
+    url = database_url(request, folder, "console_raw")
     (folder / "subject.key").write_text(KEY.hex() + "\n")
     console = RawSite.start(folder, url, trust_folder(folder / "trust"),
                             extra=("--timezone", "UTC", "--subject-key", str(folder / "subject.key")))

@@ -9,14 +9,13 @@ from __future__ import annotations
 import html
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 
 from kiosk.collector.readmodel import encode_cursor
-from tests.console_web import ConsoleSite, Scan, trust_folder
+from tests.console_web import ConsoleSite, Scan, database_url, trust_folder
 
 pytestmark = pytest.mark.slow  # a collector, five kiosks synced through `kiosk sync`, accounts hashed with argon2
 HOSTILE_SITE = "<img src=x onerror=alert(2)>"
@@ -41,12 +40,7 @@ def paging_scans(now: float) -> list[Scan]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     folder = tmp_path_factory.mktemp(f"console-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/collector.db"
-    else:
-        from tests.pg_server import create_database
-
-        url = create_database(request.getfixturevalue("pg_url"), f"console_web_{uuid.uuid4().hex[:10]}")
+    url = database_url(request, folder, "console_web")
     console = ConsoleSite.start(folder, url, trust_folder(folder / "trust"), extra=("--timezone", "UTC"))
     try:
         now = console.origin = time.time()
