@@ -168,7 +168,10 @@ def rows_query(since: float | None, until: float | None, verdict: str | None, de
     """One page of `rows`: keyset paging on (at, device_id, id), so no cursor or lock is held between pages."""
     scope, args = in_sites(sites)
     where: list[str] = [f"1 = 1{scope}"]
-    for clause, value in (("at >= ?", since), ("at < ?", until), ("verdict = ?", verdict), ("device_id = ?", device)):
+    # After the first page the cursor stands in for `since` (it is past it): SQLite's planner would otherwise seek
+    # the index by `at >= since` and read every earlier page again to reach the cursor.
+    start = since if after is None else None
+    for clause, value in (("at >= ?", start), ("at < ?", until), ("verdict = ?", verdict), ("device_id = ?", device)):
         if value is not None:
             where.append(clause)
             args.append(value)
