@@ -20,6 +20,7 @@ shared_buffers of 1 GB. It is a benchmark: it prints figures and fails only when
 
     .venv/bin/python benchmarks/console.py [--backend sqlite|postgresql|both] [--events N --kiosks N --sites N
         --days N --sample N --timezone ZONE] [--dir DIR] [--keep | --reuse] [--check] [--quick]
+        [--only overview,events,trace,export,sync]
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import psycopg
 
 from benchmarks.console_data import Fleet, Plan, evening_zone
 from benchmarks.console_load import Loader, PostgresLoader, SqliteLoader, enroll, finish, load_day, same_rollups
-from benchmarks.console_measure import Options, machine, measure, save, say
+from benchmarks.console_measure import PARTS, Options, machine, measure, save, say
 from benchmarks.console_pg import kept_postgres
 from benchmarks.console_sync import sample_logs
 from kiosk.collector import rollup
@@ -114,6 +115,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep --dir afterwards, for --reuse")
     parser.add_argument("--reuse", action="store_true", help="measure the databases loaded in --dir before")
     parser.add_argument("--check", action="store_true", help="check the loaded roll-ups against the store's backfill")
+    parser.add_argument("--only", type=lambda text: frozenset(text.split(",")), default=PARTS,
+                        help=f"measure only these figures (a comma-separated list of {', '.join(sorted(PARTS))})")
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run of the script (seconds)")
     args = parser.parse_args()
     if args.quick:
@@ -125,6 +128,8 @@ def arguments() -> argparse.Namespace:
             ZoneInfo(args.timezone)
         except (ValueError, ZoneInfoNotFoundError):
             parser.error(f"--timezone: not a time zone: {args.timezone[:60]!r} (an IANA name: Asia/Shanghai)")
+    if not args.only or args.only - PARTS:
+        parser.error(f"--only: a comma-separated list of {', '.join(sorted(PARTS))}")
     if args.reuse and args.dir is None:
         parser.error("--reuse needs --dir: the folder a run with --keep left")
     if not (0 < args.sample <= args.kiosks and 0 < args.sites <= args.kiosks and min(args.days, args.events,
@@ -159,7 +164,8 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         root.chmod(0o711)  # PostgreSQL's folder inside is the postgres user's, who must get there
-    opts = Options(args.requests, args.traces, args.export_rows, args.users, args.think, args.round, args.rounds)
+    opts = Options(args.requests, args.traces, args.export_rows, args.users, args.think, args.round, args.rounds,
+                   args.only)
     print(f"{plan.events:,} events from {plan.kiosks:,} kiosks at {plan.sites} sites over {plan.days} days "
           f"({plan.sample} kiosks through the real sync path), ending {_local(plan)}; {machine()}; in {root}",
           flush=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import psycopg
 
 from benchmarks.console_data import Fleet, Plan, site_name
@@ -26,6 +27,8 @@ from benchmarks.console_http import Console, Users, add_account, export, next_li
 from benchmarks.console_sync import Kiosks, log_round, sample_logs
 from kiosk.collector.database import sqlite_path
 from tests.collector_process import CollectorProcess
+
+PARTS = frozenset({"overview", "events", "trace", "export", "sync"})  # the figures, each measured unless --only
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Options:
     think: float  # seconds a console user pauses between pages, on average
     round: int  # events each syncing kiosk logs for a round
     rounds: int  # rounds synced with people at work in the console (each between two rounds alone)
+    only: frozenset[str] = PARTS  # which figures to measure (--only)
 
 
 def say(backend: str, what: str, figure: str, goal: str = "", met: bool | None = None) -> None:
@@ -131,7 +135,8 @@ def measure(backend: str, url: str, fleet: Fleet, folder: Path, template: Path,
             if count != expected:
                 raise RuntimeError(f"the collector holds {count:,} events, the kiosks logged {expected:,}")
             pages(backend, url, collector, fleet, secrets, opts)
-            concurrency(backend, collector, fleet, logs, kiosks, secrets, opts)
+            if "sync" in opts.only:
+                concurrency(backend, collector, fleet, logs, kiosks, secrets, opts)
     finally:
         collector.stop()
 
@@ -141,15 +146,16 @@ def pages(backend: str, url: str, collector: CollectorProcess, fleet: Fleet, sec
     plan = fleet.plan
     console, rng = Console(collector.url), random.Random(plan.seed)
     everyone, one = console.login("bench-all"), console.login("bench-one")
-    for who, client, what in ((f"every site ({plan.kiosks:,} kiosks)", everyone, "/"),
-                              (f"one site ({plan.kiosks // plan.sites} kiosks)", one, "/")):
+    overviews = [(f"every site ({plan.kiosks:,} kiosks)", everyone, "/"),
+                 (f"one site ({plan.kiosks // plan.sites} kiosks)", one, "/")]
+    for who, client, what in overviews if "overview" in opts.only else []:
         for _ in range(2):
             timed(client, what)  # warm: templates compiled, connections open
         times = [timed(client, what)[0] for _ in range(opts.requests)]
         say(backend, f"overview, {who}", _ms(times), "p95 <= 300 ms", percentile(times, 0.95) <= 0.3)
 
     times = []
-    for _ in range(max(1, opts.requests // 2)):
+    for _ in range(max(1, opts.requests // 2) if "events" in opts.only else 0):
         day = rng.choice(fleet.days[:-1] or fleet.days).isoformat()
         query = urlencode({"site": site_name(rng.randrange(plan.sites)), "since": day, "until": day})
         seconds, answer = timed(everyone, f"/events?{query}")
@@ -157,10 +163,21 @@ def pages(backend: str, url: str, collector: CollectorProcess, fleet: Fleet, sec
         following = next_link(answer.text)
         if following:
             times.append(timed(everyone, following)[0])
-    say(backend, "events page, a site and a day (pages 1 and 2)", _ms(times), "p95 <= 200 ms",
-        percentile(times, 0.95) <= 0.2)
+    if times:
+        say(backend, "events page, a site and a day (pages 1 and 2)", _ms(times), "p95 <= 200 ms",
+            percentile(times, 0.95) <= 0.2)
 
     tracer = console.login("bench-tracer", secrets["bench-tracer"])
+    if "trace" in opts.only:
+        traces(backend, tracer, fleet, opts)
+    if "export" in opts.only:
+        exported(backend, url, collector, everyone, fleet, opts)
+    for client in (everyone, one, tracer):
+        client.close()
+
+
+def traces(backend: str, tracer: httpx.Client, fleet: Fleet, opts: Options) -> None:
+    plan = fleet.plan
     first, last = fleet.days[0].isoformat(), fleet.days[-1].isoformat()
     found = [trace(tracer, plan.subject(person), first, last) for person in traced(plan, opts.traces)]
     worst = max(seconds for seconds, _, _ in found)
@@ -169,6 +186,10 @@ def pages(backend: str, url: str, collector: CollectorProcess, fleet: Fleet, sec
         f"({min(v for _, v, _ in found)}-{max(v for _, v, _ in found)} visits, "
         f"{min(o for _, _, o in found)}-{max(o for _, _, o in found)} others)", "<= 1 s", worst <= 1.0)
 
+
+def exported(backend: str, url: str, collector: CollectorProcess, everyone: httpx.Client, fleet: Fleet,
+             opts: Options) -> None:
+    plan = fleet.plan
     since = export_since(url, opts.export_rows, plan.tz)
     rows, seconds, before, peak = export(everyone, f"/export?{urlencode({'format': 'csv', 'since': since})}",
                                          collector.process.pid)
@@ -176,8 +197,6 @@ def pages(backend: str, url: str, collector: CollectorProcess, fleet: Fleet, sec
         ">= 80,000 rows/s", rows / seconds >= 80_000)
     say(backend, "server RSS during the export", f"peak {peak / 2**20:6.0f} MB (before: {before / 2**20:.0f} MB)",
         "<= 300 MB", peak <= 300 * 2**20)
-    for client in (everyone, one, tracer):
-        client.close()
 
 
 def concurrency(backend: str, collector: CollectorProcess, fleet: Fleet, logs: dict[int, Path], kiosks: Kiosks,

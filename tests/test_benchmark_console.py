@@ -69,6 +69,10 @@ def test_quick_run_on_sqlite_then_again_on_the_kept_folder(tmp_path: Path) -> No
     check_figures(again, "sqlite")
     assert "20,600 (the fleet logged 20,600)" in again, again  # + the first run's three rounds of 4 x 50 events
 
+    one = bench("--backend", "sqlite", "--dir", str(folder), "--reuse", "--only", "export")
+    assert re.search(r"sqlite +CSV export, streamed +[\d,]+ rows", one), one
+    assert not re.search(r"overview|events page|trace of|sync,", one), one  # only what --only named
+
 
 @pytest.mark.slow
 def test_quick_run_on_postgresql() -> None:
