@@ -13,15 +13,18 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from kiosk.audit.store import AuditLog
 from kiosk.collector.readmodel import encode_cursor
-from kiosk.console import pages_export, pages_kiosks, pages_trace, pages_trail, pages_trust, pages_users
+from kiosk.console import pages_correct, pages_export, pages_kiosks, pages_trace, pages_trail, pages_trust, pages_users
 from tests.console_web import PASSWORD, ConsoleSite, Scan, csrf_of, database_url, trust_folder
 
 pytestmark = pytest.mark.slow  # a collector, kiosks synced through `kiosk sync`, accounts hashed with argon2
 JOY, EAST = "Joy City", "East Gate"
 EAST_SUBJECT, EAST_KIOSK = "e" * 32, "Gate E"
-MODULES = (pages_export, pages_kiosks, pages_trace, pages_trail, pages_trust, pages_users)
-# Every route of part E, with the GET/POST a test sends to it ({east}: the other site's kiosk).
+EAST_PERSON = "East Person"  # registered by hand at East Gate
+MODULES = (pages_correct, pages_export, pages_kiosks, pages_trace, pages_trail, pages_trust, pages_users)
+# Every route of part E, with the GET/POST a test sends to it ({east}: the other site's kiosk, {east_reg}: its
+# registration by hand).
 ROUTES = {
     ("GET", "/export"): "/export?format=csv", ("GET", "/report"): "/report?day=2026-01-01",
     ("GET", "/trace"): "/trace", ("POST", "/trace"): "/trace", ("POST", "/trace/csv"): "/trace/csv",
@@ -32,6 +35,8 @@ ROUTES = {
     ("GET", "/users"): "/users", **{("POST", f"/users/{w}"): f"/users/{w}" for w in
                                     ("add", "password", "disable", "enable", "sessions", "totp")},
     ("GET", "/trail"): "/trail", ("GET", "/trail/csv"): "/trail/csv",
+    ("GET", "/events/correct"): "/events/correct?device={east}&id={east_reg}", ("POST", "/events/correct"):
+        "/events/correct",
 }
 
 
@@ -48,7 +53,9 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         console.kiosk("k1", JOY, [Scan(now - 100 + i, subject=f"a{i:031x}") for i in range(5)], name="Gate 1")
         console.kiosk("k2", EAST, [Scan(now - 100 + i, subject=EAST_SUBJECT) for i in range(5)]
                       + [Scan(now - 50, kind="device", verdict=None, reason=None,
-                              fields={"device": "camera", "state": "lost", "before": "ok"})], name=EAST_KIOSK)
+                              fields={"device": "camera", "state": "lost", "before": "ok"}),
+                         Scan(now - 40, None, None, kind="manual", temperature=36.6, operator="vol",
+                              fields={"name": EAST_PERSON})], name=EAST_KIOSK)
         yield console
     finally:
         console.stop()
@@ -60,8 +67,13 @@ def closing_browsers(site: ConsoleSite) -> Iterator[None]:
     site.close_browsers()
 
 
+def east_registration(site: ConsoleSite) -> str:
+    with AuditLog(site.kiosks["k2"].log_path) as log:
+        return next(e.id for e in log.events() if e.kind == "manual")
+
+
 def send(client: httpx.Client, method: str, path: str, site: ConsoleSite, **fields: str) -> httpx.Response:
-    url = path.format(east=site.kiosks["k2"].identity.id)
+    url = path.format(east=site.kiosks["k2"].identity.id, east_reg=east_registration(site))
     if method == "GET":
         return client.get(url)
     page = client.get("/").text
@@ -71,7 +83,8 @@ def send(client: httpx.Client, method: str, path: str, site: ConsoleSite, **fiel
 
 def no_east(answer: httpx.Response) -> bool:
     text = answer.text
-    return EAST_KIOSK not in text and EAST_SUBJECT not in text and EAST not in text.replace(f"site={EAST}", "")
+    return (EAST_KIOSK not in text and EAST_SUBJECT not in text and EAST_PERSON not in text
+            and EAST not in text.replace(f"site={EAST}", ""))
 
 
 def test_every_route_of_these_pages_is_covered_here() -> None:
@@ -109,6 +122,18 @@ def test_a_manager_of_one_site_gets_403_or_404_for_another_by_any_parameter(site
     for path in ("/kiosks/{east}/rename", "/kiosks/{east}/revoke"):
         answer = send(mia, "POST", path, site, name="Mine now")
         assert answer.status_code == 404 and no_east(answer), path
+    # East's registration by hand: neither its form nor a correction, whichever kiosk, site or form field is given.
+    k1, registered = site.kiosks["k1"].identity.id, east_registration(site)
+    for path in (f"/events/correct?device={east}&id={registered}", f"/events/correct?device={k1}&id={registered}",
+                 f"/events/correct?device={east}&id={registered}&site={EAST}",
+                 f"/events/correct?device={east}&id={registered}&site={JOY}"):
+        answer = mia.get(path)
+        assert answer.status_code == 404 and no_east(answer), path
+    for path in ("/events/correct", f"/events/correct?device={k1}&site={JOY}"):
+        for device in (east, k1):
+            answer = send(mia, "POST", path, site, device=device, id=registered, note="mine",
+                          **{"field.name": "Mine now"})
+            assert answer.status_code == 404 and no_east(answer), (path, device)
     # Her own pages, whatever she adds to them, hold none of East's data.
     k1 = site.kiosks["k1"].identity.id
     for path in ("/export?format=csv", "/export?format=jsonl", "/kiosks", f"/kiosks/{k1}",
@@ -124,6 +149,8 @@ def test_a_manager_of_one_site_gets_403_or_404_for_another_by_any_parameter(site
         assert answer.status_code == 403 and no_east(answer), (method, path)
     assert "Gate E" in site_admin(site).get("/kiosks").text  # neither renamed nor revoked
     assert "Mine now" not in site_admin(site).get("/kiosks").text
+    assert EAST_PERSON in site_admin(site).get("/events?kind=manual").text  # not corrected either
+    assert "Mine now" not in site_admin(site).get("/events?kind=manual").text
 
 
 def site_admin(site: ConsoleSite) -> httpx.Client:

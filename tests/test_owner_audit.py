@@ -172,11 +172,11 @@ def test_with_a_collector_store_closes_it(tmp_path: Path) -> None:
 # --- One owner for the log's tables -------------------------------------------------------------------------
 
 # The audit store: the only modules that know the log's tables (logfile.py opens its file). The collector's
-# own database also has a table named events (kiosk/collector/schema.py, console_sql.py and the two stores), and
-# the console's store (kiosk/console/console_*.py) shares its migrations table: not the log's.
+# own database also has a table named events (kiosk/collector/schema.py, console_sql.py, corrections_sql.py and the
+# two stores), and the console's store (kiosk/console/console_*.py) shares its migrations table: not the log's.
 OWNERS = {"audit/schema.py", "audit/store.py", "audit/snapshot.py", "audit/reader.py", "audit/logfile.py",
           "collector/schema.py", "collector/sqlite_store.py", "collector/pg_store.py", "collector/console_sql.py",
-          "console/console_store.py", "console/console_sqlite.py"}
+          "collector/corrections_sql.py", "console/console_store.py", "console/console_sqlite.py"}
 SQL_ON_THE_LOG = re.compile(r"\b(FROM|INTO|UPDATE|JOIN)\s+(events|meta|migrations)\b|PRAGMA|\.db\.conn\b|"
                             r"sqlite3\.connect")
 

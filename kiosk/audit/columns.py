@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from kiosk.audit.corrections import Fix
 from kiosk.audit.localtime import LocalTime
@@ -49,20 +49,35 @@ def header(language: Language, fields: Sequence[str]) -> list[str]:
     return [zh if language == "zh" else en for _, zh, en, _ in columns(fields)]
 
 
-def row_maker(language: Language, tz: tzinfo, excel: bool, fields: Sequence[str],
-              fixes: Mapping[str, Fix]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function from a row of SOURCE to a row of `columns(fields)`: local times (text, or Excel day numbers),
-    values in words, a registration's fields in their columns and its corrections applied."""
+class Vocabulary(NamedTuple):
+    """The words a row says values in: value -> word; a value not in a table is said as itself."""
+
+    kinds: dict[str, str]
+    verdicts: dict[str, str]
+    statuses: dict[str, str]
+    code_kinds: dict[str, str]
+    reasons: dict[str, str]
+
+
+def vocabulary(language: Language) -> Vocabulary:
     reasons = in_language(REASON_RECORDS, language)
     if language == "zh":
         kinds, verdicts, statuses, code_kinds = (in_language(t, "zh") for t in (EVENT_KINDS, VERDICTS, CODE_STATUSES,
                                                                                 CODE_KINDS))
-    else:  # English keeps the raw values, which are English already, but words the reason
-        kinds = verdicts = statuses = code_kinds = {}
+        return Vocabulary(kinds, verdicts, statuses, code_kinds, reasons)
+    return Vocabulary({}, {}, {}, {}, reasons)  # English keeps the raw values, which are English, but words the reason
+
+
+def row_maker(language: Language, tz: tzinfo, excel: bool, fields: Sequence[str],
+              fixes: Mapping[str, Fix]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function from a row of SOURCE to a row of `columns(fields)`: local times (text, or Excel day numbers),
+    values in words, a registration's fields in their columns and its corrections applied.
+    (kiosk/audit/csv_rows.py writes the common event's CSV line without it: a change here is one there too.)"""
+    kinds, verdicts, statuses, code_kinds, reasons = vocabulary(language)
     clock, iat_clock, fix_clock = LocalTime(tz), LocalTime(tz), LocalTime(tz)
     stamp, iat_stamp, fix_stamp = (clock.serial, iat_clock.serial, fix_clock.serial) if excel else \
         (clock.text, iat_clock.text, fix_clock.text)
-    typed: Callable[[Any], Any] = _as_is if excel else _defused  # XLSX never evaluates text; a CSV in Excel does
+    typed: Callable[[Any], Any] = _as_is if excel else defused  # XLSX never evaluates text; a CSV in Excel does
     nobody = (None,) * len(fields)
     said_in = 0 if language == "zh" else 1
 
@@ -119,7 +134,7 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _defused(value: Any) -> Any:
+def defused(value: Any) -> Any:
     """Text people typed, made inert in a spreadsheet: '=cmd|...' would otherwise run as a formula."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

@@ -22,7 +22,7 @@ from kiosk.audit.corrections import Fix
 from kiosk.audit.files import write_atomically
 from kiosk.audit.localtime import LocalTime, epoch
 from kiosk.audit.schema import COLUMNS
-from kiosk.audit.snapshot import Snapshot
+from kiosk.audit.snapshot import CorrectionRow, Snapshot
 from kiosk.audit.store import AuditLog
 from kiosk.audit.words import Language
 from kiosk.audit.zones import local_zone
@@ -57,17 +57,19 @@ def format_for(out: Path, fmt: str | None) -> Format:
 
 def export(log: AuditLog, out: Path, fmt: Format, *, since: float | datetime | None = None,
            until: float | datetime | None = None, verdict: str | None = None, language: Language = "zh",
-           tz: tzinfo | None = None, progress: bool = False, fields: Sequence[str] = DEFAULT_FIELDS) -> int:
+           tz: tzinfo | None = None, progress: bool = False, fields: Sequence[str] = DEFAULT_FIELDS,
+           corrections: Sequence[CorrectionRow] = ()) -> int:
     """Write the events in [since, until) (of one verdict, if given) to `out`, in write order; returns the rows.
 
     `fields`: the site's registration fields, a column each in this order (any other field the events hold
-    gets a column after them)."""
+    gets a column after them). `corrections`: more corrections of the log's registrations, kept outside it (a
+    collector's console's), in time order: applied as the log's own are, but no rows of the export."""
     if fmt not in FORMATS or language not in ("zh", "en"):
         raise ValueError(f"unknown format {fmt!r} (csv, jsonl, xlsx) or language {language!r} (zh, en)")
     zone = tz or local_zone()
     with log.snapshot() as snapshot, write_atomically(out) as temp:
         low, high = epoch(since, zone), epoch(until, zone)
-        fixes = snapshot.fixes()  # corrections made after the range still correct what is in it
+        fixes = snapshot.fixes(corrections)  # corrections made after the range still correct what is in it
         total = snapshot.count(low, high, verdict) if progress else None
         batches = snapshot.rows(low, high, verdict, jsonl=fmt == "jsonl")
         if progress:

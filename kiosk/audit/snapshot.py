@@ -8,6 +8,7 @@ inside one read transaction, so the kiosk keeps writing while an export runs.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,8 @@ JSONL_SELECT = ("json_object('id', id), at, json_object('kind', kind, 'site', si
                 "'verdict', verdict, 'reason', reason, 'status', status, 'code_kind', code_kind, 'kid', kid, "
                 "'iss', iss, 'code_iat', code_iat, 'subject_ref', subject_ref), temperature, "
                 "json_object('operator', operator, 'details', json(coalesce(details, '{}')))")
+# A correction as `fixes_of` reads one: (id, at, operator, temperature, reason, details as JSON text).
+CorrectionRow = tuple[str, float, str | None, float | None, str | None, str | None]
 # What the day report counts as a visit: a scan that is not a retry (the same person again), or a registration.
 VISITS = "(kind = 'manual' OR (kind = 'scan' AND coalesce(verdict, '') <> 'retry'))"
 _DAY = "at >= ? AND at < ?"
@@ -92,10 +95,13 @@ class Snapshot:
             f"SELECT DISTINCT j.key FROM events, json_each(events.details) AS j WHERE {HAND} AND kind = 'manual' "
             f"AND json_valid(details){span}", [v for v in (since, until) if v is not None])}
 
-    def fixes(self) -> dict[str, Fix]:
-        """Every registration's corrections in the log, by the registration's id (few: an index finds them)."""
-        return fixes_of(self._conn.execute("SELECT id, at, operator, temperature, reason, details FROM events "
-                                           f"WHERE {HAND} AND kind = ? ORDER BY rowid", [CORRECTION]))
+    def fixes(self, more: Sequence[CorrectionRow] = ()) -> dict[str, Fix]:
+        """Every registration's corrections in the log, by the registration's id (few: an index finds them).
+        `more`: corrections kept outside the log (a collector's console's), in time order, applied among the log's
+        by time (a collector's scratch copy holds its rows in time order)."""
+        rows = self._conn.execute("SELECT id, at, operator, temperature, reason, details FROM events "
+                                  f"WHERE {HAND} AND kind = ? ORDER BY rowid", [CORRECTION])
+        return fixes_of(heapq.merge(rows, more, key=lambda row: row[1]) if more else rows)
 
     def times_of(self, ids: Sequence[str]) -> dict[str, float]:
         """The time of each event of `ids` that the log holds."""

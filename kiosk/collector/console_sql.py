@@ -98,9 +98,8 @@ BACKFILL_PAGE = ("SELECT device_id, id, at, kind, site, verdict, reason, subject
 SITES = "SELECT site FROM sites UNION SELECT site FROM devices WHERE site IS NOT NULL"
 _DEVICE = ("id, public_key, name, enrolled_at, revoked_at, last_seen, events, head_id, head_hash, "
            "(SELECT count(*) FROM faults WHERE faults.device_id = devices.id)")
-KIOSKS = f"SELECT {_DEVICE}, site, {', '.join(_STATUS_COLUMNS)} FROM devices ORDER BY name, id"
 NAMES = "SELECT id, name FROM devices"
-OUTAGES = ("SELECT device_id, sum(outages) FROM hourly WHERE hour >= ? AND hour < ? AND outages > 0 "
+OUTAGES = ("SELECT device_id, CAST(sum(outages) AS BIGINT) FROM hourly WHERE hour >= ? AND hour < ? AND outages > 0 "
            "GROUP BY device_id")
 ROW = f"{', '.join(COLUMNS)}, device_id"  # an events list row: the kiosk's columns, then the device id
 
@@ -115,9 +114,18 @@ def in_sites(sites: Collection[str] | None, column: str = "site") -> tuple[str, 
     return f" AND {column} IN ({', '.join('?' * len(sites))})", args
 
 
+def kiosks(sites: Collection[str] | None) -> tuple[str, list[object]]:
+    """The enrolled kiosks of a scope (by the site of their newest event; one that sent nothing has none), by name:
+    a site manager's page reads its own few rows, not the city's thousand."""
+    clause, args = in_sites(sites)
+    return (f"SELECT {_DEVICE}, site, {', '.join(_STATUS_COLUMNS)} FROM devices WHERE 1 = 1{clause} "
+            "ORDER BY name, id"), args
+
+
 def figures_by_hour(sites: Collection[str] | None) -> tuple[str, list[object]]:
     clause, args = in_sites(sites)
-    sums = ", ".join(f"sum({name})" for name in FIGURE_COLUMNS[1:-1])
+    # A bigint, not PostgreSQL's numeric sum (a Decimal each: thousands of rows for a city's day).
+    sums = ", ".join(f"CAST(sum({name}) AS BIGINT)" for name in FIGURE_COLUMNS[1:-1])
     # Grouped in the key's order (hour, then site): no sort of the day's rows, one per kiosk and hour.
     return f"SELECT site, hour, {sums} FROM hourly WHERE hour >= ? AND hour < ?{clause} GROUP BY hour, site", args
 

@@ -12,11 +12,13 @@ import contextlib
 import math
 import time
 from bisect import bisect_right
+from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
+from kiosk.audit.events import Event
 from kiosk.collector import console_sql as sql
-from kiosk.collector import rollup
+from kiosk.collector import correcting, corrections_sql, rollup
 from kiosk.collector import schema as q
 from kiosk.collector.dialect import Tx
 from kiosk.collector.readmodel import (
@@ -98,14 +100,15 @@ class ConsoleReads:
         names = {s for s in known if visible(s, sites)} | set(sites or ()) | {k.site or "" for k in kiosks}
         totals = {name: [0] * 6 for name in names}
         hourly = {name: [[0] * 6 for _ in hour_starts] for name in names}
-        for site, hour, *counts in hours:
-            if site not in totals:
+        for site, hour, *counts in hours:  # a city's day: a row per site and hour, thousands
+            total = totals.get(site)
+            if total is None:
                 continue
             i = bisect_right(hour_starts, hour) - 1
-            for j, n in enumerate(counts):
-                totals[site][j] += int(n)
-                if i >= 0:
-                    hourly[site][i][j] += int(n)
+            cell = hourly[site][i] if i >= 0 else [0] * 6
+            for j, n in enumerate(map(int, counts)):
+                total[j] += n
+                cell[j] += n
         by_site: dict[str, list[KioskState]] = {}
         for kiosk in kiosks:
             by_site.setdefault(kiosk.site or "", []).append(kiosk)
@@ -148,12 +151,24 @@ class ConsoleReads:
         with self._tx("read the registrations") as tx:
             names = labels(tx)
             devices = [device] if device is not None else sorted(names)
+            console = corrections_sql.by_device(tx, sites, device)  # the console's own corrections, by kiosk
             found: list[Any] = []
             for device_id in devices:
                 text, args = sql.hand_rows(sites, since)
-                found.extend(row for row in tx.all(text, [device_id, *args])
-                             if until is None or row[_KIND] != "manual" or row[_AT] < until)
-        return [(*row[:_DEVICE], names.get(row[-1], row[-1][:8]), *row[_DEVICE + 1:-1]) for row in found]
+                own = [(*row[:_DEVICE], names.get(row[-1], row[-1][:8]), *row[_DEVICE + 1:-1])
+                       for row in tx.all(text, [device_id, *args])
+                       if until is None or row[_KIND] != "manual" or row[_AT] < until]
+                found.extend(corrections_sql.hand_rows_with(own, console.get(device_id, []), since))
+        return found
+
+    def registration(self, device_id: str, event_id: str, sites: frozenset[str] | None = None) -> EventRow | None:
+        with self._tx("read a registration") as tx:
+            return correcting.registration_in(tx, device_id, event_id, sites)
+
+    def correct(self, device_id: str, event_id: str, fields: Mapping[str, str], temperature: float | None,
+                note: str, account: str, at: float, sites: frozenset[str] | None = None) -> Event | None:
+        with self._tx(f"correct registration {str(event_id)[:26]}", write=True) as tx:
+            return correcting.correct_in(tx, device_id, event_id, fields, temperature, note, account, at, sites)
 
     def trace(self, subject_ref: str, since: float, until: float, window: float = 900.0,
               sites: frozenset[str] | None = None) -> Trace:
@@ -193,6 +208,7 @@ class ConsoleReads:
             tx.run(sql.PURGE_HOURLY, [clock.hour(cut)])
             for statement in sql.PURGE_PEOPLE:
                 tx.run(statement, [clock.day(cut)])
+            tx.run(corrections_sql.PURGE, [before])  # the console's corrections go as a kiosk's would
             tx.run(sql.RECORD_PURGE, [time.time(), before, total])
         return total
 

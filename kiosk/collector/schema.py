@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 from kiosk.audit.events import COLUMNS
 from kiosk.collector import rollup
-from kiosk.collector.console_sql import in_sites, read_model_tables
+from kiosk.collector.console_sql import SITES, in_sites, read_model_tables
+from kiosk.collector.corrections_sql import console_corrections_tables
 from kiosk.collector.dialect import POSTGRES, SQLITE, Dialect, Tx
 from kiosk.collector.store import ROW_COLUMNS, Checked, Device, Head, StoredFault, check_chain
 from kiosk.cose import kid_of
@@ -61,6 +62,7 @@ def _tables(d: Dialect) -> list[str]:
 MIGRATIONS: list[tuple[str, Callable[[Dialect], list[str]]]] = [
     ("0001_devices_events_faults_batches", _tables),
     ("0002_console_read_model", read_model_tables),
+    ("0003_console_corrections", console_corrections_tables),
 ]
 # What a migration fills in after its statements, in its transaction, given the day zone of a new database.
 FILLS: dict[str, Callable[[Tx, tzinfo | None], None]] = {"0002_console_read_model": rollup.backfill}
@@ -162,15 +164,29 @@ def checked(head: Head | None, events: list[Linked], known: dict[str, bytes]) ->
                                         "database cannot store") from None
 
 
+MERGED_SITES = 400  # arms of one merged page query: SQLite's compound SELECT holds 500 (SQLITE_MAX_COMPOUND_SELECT)
+SiteScan = Literal["in", "merge", "filter"]
+
+
 def rows_query(since: float | None, until: float | None, verdict: str | None, device: str | None,
-               after: tuple[object, ...] | None, batch: int,
-               sites: frozenset[str] | None = None) -> tuple[str, list[object]]:
-    """One page of `rows`: keyset paging on (at, device_id, id), so no cursor or lock is held between pages."""
-    scope, args = in_sites(sites)
-    where: list[str] = [f"1 = 1{scope}"]
+               after: tuple[object, ...] | None, batch: int, sites: frozenset[str] | None = None,
+               scan: SiteScan = "in") -> tuple[str, list[object]]:
+    """One page of `rows`: keyset paging on (at, device_id, id), so no cursor or lock is held between pages.
+
+    How a scope of sites is read (`scan`), so that a page reads about a page of rows:
+    - "in": `site IN (...)`, the database's choice (PostgreSQL filters the time index);
+    - "merge" (SQLite, a scope of some sites): one index range per site (site, at, device_id, id), merged in
+      order by the database (UNION ALL ... ORDER BY merges its arms as they come: no sort). With `site IN`
+      SQLite read a page of rows of every site of the scope, and sorted them, for each page it gave: a
+      100-site manager's export read 47,000 rows/s, against 220,000 merged;
+    - "filter" (SQLite, a scope of every site, or of more than a merge holds): the time index, the sites a
+      filter (`+site`: not by the site index), as a scope that keeps almost every row is best read.
+    """
     # After the first page the cursor stands in for `since` (it is past it): SQLite's planner would otherwise seek
     # the index by `at >= since` and read every earlier page again to reach the cursor.
     start = since if after is None else None
+    where: list[str] = []
+    args: list[object] = []
     for clause, value in (("at >= ?", start), ("at < ?", until), ("verdict = ?", verdict), ("device_id = ?", device)):
         if value is not None:
             where.append(clause)
@@ -178,9 +194,13 @@ def rows_query(since: float | None, until: float | None, verdict: str | None, de
     if after is not None:
         where.append("(at, device_id, id) > (?, ?, ?)")
         args.extend(after)
-    sql = (f"SELECT {', '.join(ROW_COLUMNS)}, device_id FROM events WHERE {' AND '.join(where)} "
-           "ORDER BY at, device_id, id LIMIT ?")
-    return sql, [*args, batch]
+    select = f"SELECT {', '.join(ROW_COLUMNS)}, device_id FROM events WHERE "
+    order = " ORDER BY at, device_id, id LIMIT ?"
+    if scan == "merge" and sites and len(sites) <= MERGED_SITES:
+        arms = " UNION ALL ".join(select + " AND ".join(["site = ?", *where]) for _ in sites)
+        return arms + order, [*(value for site in sorted(sites) for value in (site, *args)), batch]
+    scope, scope_args = in_sites(sites, "site" if scan == "in" else "+site")
+    return f"{select}{' AND '.join([f'1 = 1{scope}', *where])}{order}", [*scope_args, *args, batch]
 
 
 def page_key(row: Sequence[Any]) -> tuple[object, ...]:
@@ -190,17 +210,22 @@ def page_key(row: Sequence[Any]) -> tuple[object, ...]:
 
 def paged_rows(fetch: Callable[[str, list[object]], list[Any]], since: float | None, until: float | None,
                verdict: str | None, device: str | None, batch: int,
-               names: bool = False, sites: frozenset[str] | None = None) -> Iterator[list[tuple[object, ...]]]:
+               names: bool = False, sites: frozenset[str] | None = None,
+               sqlite: bool = False) -> Iterator[list[tuple[object, ...]]]:
     """`rows` for either store: `fetch(sql, args)` runs one page's query on a connection of its own.
 
     `names`: the device column is the kiosk as the collector enrolled it, "Gate 2 (3f2a9c1b)", not the text
     the kiosk logged, which two kiosks with a copied config share and which a kiosk may set to anything.
-    `sites`: only the events of these sites (an account's scope); None: every site's.
+    `sites`: only the events of these sites (an account's scope); None: every site's. `sqlite`: the scope is
+    read as SQLite reads it best (rows_query's "merge" or "filter": the latter when it holds every site known).
     """
     labels = {id_: label(name, id_) for id_, name in fetch(SELECT_NAMES, [])} if names else None
+    scan: SiteScan = "in"
+    if sqlite and sites:
+        scan = "filter" if sites.issuperset(row[0] for row in fetch(SITES, []) if row[0]) else "merge"
     after: tuple[object, ...] | None = None
     while True:
-        page = fetch(*rows_query(since, until, verdict, device, after, batch, sites))
+        page = fetch(*rows_query(since, until, verdict, device, after, batch, sites, scan))
         if not page:
             return
         if labels is None:

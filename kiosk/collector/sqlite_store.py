@@ -203,7 +203,7 @@ class SqliteStore(ConsoleReads, ClosedOnExit):
             with self._reader("read events") as db:  # each page on its own: nothing held while the caller works
                 return db.execute(sql, args).fetchall()
 
-        return q.paged_rows(fetch, since, until, verdict, device, batch, names, sites)
+        return q.paged_rows(fetch, since, until, verdict, device, batch, names, sites, sqlite=True)
 
     def count(self) -> int:
         with self._reader("count events") as db:

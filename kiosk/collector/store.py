@@ -9,15 +9,15 @@ the faults seen; and the digests of recent batches, so a replayed batch is refus
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from types import TracebackType
 from typing import Protocol
 
-from kiosk.audit.events import chain_hash
+from kiosk.audit.events import Event, chain_hash
 from kiosk.audit.schema import COLUMNS
-from kiosk.collector.readmodel import EventPage, EventQuery, Figures, KioskState, Overview, Trace
+from kiosk.collector.readmodel import EventPage, EventQuery, EventRow, Figures, KioskState, Overview, Trace
 from kiosk.collector.records import Device as Device  # re-exported: where they always were
 from kiosk.collector.records import Head as Head
 from kiosk.sync.protocol import Batch, Fault, Linked
@@ -154,7 +154,20 @@ class CollectorStore(Protocol):
                   device: str | None = None) -> list[tuple[object, ...]]:
         """The registrations (kind "manual") in [since, until) and the corrections from `since` on, with no end
         (one made later still corrects a registration in the range), at the sites in scope (and of `device`),
-        as rows of ROW_COLUMNS with `rows(names=True)`'s device column, device by device, each in id order."""
+        as rows of ROW_COLUMNS with `rows(names=True)`'s device column, device by device, each in id order.
+        The console's corrections (kiosk/collector/corrections_sql.py: ids "C...", device "console") are among
+        their kiosk's rows by time: those from `since` on, and any of a registration returned."""
+
+    def registration(self, device_id: str, event_id: str, sites: frozenset[str] | None = None) -> EventRow | None:
+        """The event of that kiosk and id, with its corrections so far (the kiosk's and the console's), if the
+        scope sees it; None for any other: not stored, another site's, not even an id."""
+
+    def correct(self, device_id: str, event_id: str, fields: Mapping[str, str], temperature: float | None,
+                note: str, account: str, at: float, sites: frozenset[str] | None = None) -> Event | None:
+        """Keep the console's correction of a registration by hand the scope sees, made by `account` at `at`
+        (kiosk/collector/correcting.py): its new `fields` ("" removes one), new temperature, and the note why;
+        returned as the kiosk's correction event of it would be. None (nothing written) when the scope sees no
+        such event; ValueError (one line) when the kiosk's rules refuse it."""
 
     def trace(self, subject_ref: str, since: float, until: float, window: float = 900.0,
               sites: frozenset[str] | None = None) -> Trace:

@@ -75,6 +75,11 @@ def fever_alerts(site: str, fevers_per_hour: Sequence[tuple[str, int]]) -> list[
             for hour, count in fevers_per_hour if count >= FEVER_CLUSTER]
 
 
+def severity(alert: Alert) -> int:
+    """0 for an alarm, 1 for a warning: what a list sorts on (a stable sort keeps each level in the order found)."""
+    return 0 if alert.level == "alarm" else 1
+
+
 def ordered(alerts: Sequence[Alert]) -> list[Alert]:
     """Alarms first, then warnings, each in the order found."""
-    return [a for a in alerts if a.level == "alarm"] + [a for a in alerts if a.level != "alarm"]
+    return sorted(alerts, key=severity)

@@ -44,6 +44,14 @@ class Chart:
     width: int = WIDTH
     height: int = HEIGHT
 
+    @property
+    def scale(self) -> str:
+        """The top written short enough for the room left of the bars: 5000, 20k, 2M (a city's day)."""
+        for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+            if self.top >= max(size, 10_000):  # a round top (1, 2 or 5 times a power of ten): no fraction lost
+                return f"{self.top // size}{suffix}"
+        return str(self.top)
+
 
 def chart(hours: Sequence[Hour], titles: dict[str, str]) -> Chart:
     """The bars of `hours`; `titles`: the words for "pass", "deny", "retry", "fever" in the page's language."""

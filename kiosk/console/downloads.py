@@ -88,6 +88,20 @@ def csv_chunks(header: Sequence[str], pages: Iterable[Sequence[Sequence[Any]]], 
     yield buffer.getvalue().encode("utf-8")
 
 
+def csv_text_chunks(header: Sequence[str], pages: Iterable[Sequence[Sequence[Any]]],
+                    lines: Callable[[Sequence[Sequence[Any]]], str], tally: Tally) -> Iterator[bytes]:
+    """csv_chunks, each page's rows made CSV text by `lines` (kiosk/audit/csv_rows.py: the same text, faster)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(header)
+    first = BOM + buffer.getvalue()
+    for page in pages:
+        text = first + lines(page)
+        first = ""
+        tally.rows += len(page)
+        yield text.encode("utf-8")
+    yield first.encode("utf-8")
+
+
 def defused(value: object) -> object:
     """Text made inert in a spreadsheet, as the kiosk's CSV export does: '=cmd|...' would run as a formula."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):

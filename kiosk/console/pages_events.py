@@ -8,7 +8,7 @@ account that may not trace, and not at all without the key, as in exports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +19,7 @@ from kiosk.collector.readmodel import EventPage, EventQuery, EventRow
 from kiosk.console.exporting import reference_of
 from kiosk.console.filters import Filters, input_value, parse
 from kiosk.console.page import sites_for
+from kiosk.console.pages_correct import link as correction_link
 from kiosk.console.web import ConsoleParts, Page, call, needs, render
 from kiosk.console.words import reason_word
 from kiosk.device_names import label
@@ -41,6 +42,7 @@ class RowView:
     subject: str | None
     fields: list[tuple[str, str, str | None]]  # (field in words, value, the value it replaced or None)
     corrected: tuple[float, str] | None  # (when, by whom) of the newest correction
+    correct: str | None = None  # a registration's correction form (kiosk/console/pages_correct.py), if allowed
 
 
 def _row(row: EventRow, lang: Language, hidden: Mapping[str, str | None] | None = None) -> RowView:
@@ -102,7 +104,10 @@ async def events_page(request: Request, parts: ConsoleParts) -> Response:
     references = {r.event.subject_ref: reference_of(r.event.subject_ref, parts.subject_key)
                   for r in page.rows if r.device_id in raw and r.event.subject_ref}
     context: dict[str, Any] = {
-        "rows": [_row(row, language, references if row.device_id in raw else None) for row in page.rows],
+        "rows": [replace(_row(row, language, references if row.device_id in raw else None),
+                         correct=correction_link(row, filters.link(filters.after))
+                         if row.event.kind == "manual" and account.may("correct") and account.sees(row.event.site)
+                         else None) for row in page.rows],
         "filters": filters,
         "next_link": filters.link(page.next) if page.next else None,
         "first_link": filters.link() if filters.after else None,
