@@ -96,7 +96,7 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         raise ConfigError(f"{where}unknown section(s): {names(unknown)}; expected: {', '.join(KNOWN_SECTIONS)}")
     try:
         trust_dir, hours = _parse_trust(data.get("trust", {}), source)
-        policy = Policy.from_table(data.get("policy", {}))
+        policy = Policy.from_table(data.get("policy", {}), data.get("hc1"))
         thermometer = parse_thermometer(data["thermometer"]) if "thermometer" in data else None
         scanner = parse_scanner(data.get("scanner", {}))
         log = parse_log(data["log"], source.parent if source else None) if "log" in data else None

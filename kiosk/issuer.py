@@ -53,9 +53,13 @@ def issue_code(
 
 
 def sign_bundle(root: SigningKey, *, seq: int, iat: int, keys: Sequence[KeyGrant],
-                revoked: Iterable[bytes] = ()) -> bytes:
-    """trust.cose bytes: the bundle payload of spec section 4, signed by a root key."""
-    payload = {
+                revoked: Iterable[bytes] = (), dscs: Sequence[bytes] = ()) -> bytes:
+    """trust.cose bytes: the bundle payload of spec section 4, signed by a root key.
+
+    `dscs` are HC1 document signer certificates (DER); without any, the payload has no "dsc" entry, so a
+    bundle of issuer keys alone is byte for byte what it was before HC1.
+    """
+    payload: dict[str, object] = {
         "type": "trust",
         "seq": seq,
         "iat": iat,
@@ -64,6 +68,8 @@ def sign_bundle(root: SigningKey, *, seq: int, iat: int, keys: Sequence[KeyGrant
         ],
         "revoked": list(revoked),
     }
+    if dscs:
+        payload["dsc"] = [bytes(der) for der in dscs]
     return cose.sign(cbor2.dumps(payload), root)
 
 

@@ -23,6 +23,8 @@ SECONDS = "a number of seconds, {low} or more"  # [policy]: the words Policy has
 CELSIUS = "a temperature in Celsius, e.g. 37.3"
 NOT_NEGATIVE = "a number {low} or more"  # [thermometer] and [scanner]: counts, sizes and times
 PLACES = "relative: to the config file"
+DAYS = "a whole number of days, {low} to {high}"  # [hc1]
+HOURS = "a number of hours above {low}, at most {high}"
 
 SECTIONS: dict[str, Section] = {s.name: s for s in (
     section("trust", "the trust data codes are verified against", [
@@ -51,6 +53,16 @@ SECTIONS: dict[str, Section] = {s.name: s for s in (
         Setting("plausible_max", NUMBER, 43.0, "°C; a reading above it is measured again", expected=CELSIUS),
         Setting("reading_window", NUMBER, 3.0, "seconds a thermometer reading stays fresh", low=0,
                 expected=SECONDS),
+    ], own_words=True),
+    section("hc1", "the content rules of EU DCC / WHO `HC1:` certificates (spec section 9)", [
+        Setting("vaccination_min_days", WHOLE, 14, "days after the last dose before a vaccination counts",
+                low=0, high=3650, expected=DAYS),
+        Setting("vaccination_max_days", WHOLE, 270, "days after the last dose a vaccination still counts (at least "
+                "vaccination_min_days; a booster counts with no limit)", low=1, high=3650, expected=DAYS),
+        Setting("test_max_hours_naat", NUMBER, 72.0, "hours after its sample a NAAT (PCR) test counts",
+                low=0, above=True, high=8760, expected=HOURS),
+        Setting("test_max_hours_rat", NUMBER, 48.0, "hours after its sample a rapid antigen (RAT) test counts; a "
+                "test of another type, the shorter of the two", low=0, above=True, high=8760, expected=HOURS),
     ], own_words=True),
     section("thermometer", "an infrared thermometer on a serial port (see Thermometers)", [
         Setting("protocol", TEXT, None, "what the device speaks", required=True,

@@ -53,6 +53,8 @@ REASON_WORDS: dict[str, ReasonWords] = {
                                ("密钥已吊销", "key revoked")),
     "key_expired": ReasonWords(("签发密钥已过期：请人工核验", "issuing key expired: ask the staff"),
                                ("密钥已过期", "key expired")),
+    "wrong_key_usage": ReasonWords(("证书无权签发此类证明：请人工核验", "signer may not sign this type: ask the staff"),
+                                   ("证书用途不符", "wrong key usage")),
     "issuer_mismatch": ReasonWords(("签发机构不符：请人工核验", "issuer mismatch: ask the staff"),
                                    ("签发机构不符", "issuer mismatch")),
     "not_yet_valid": ReasonWords(("码尚未生效：请检查手机时间", "code not valid yet: check your phone's clock"),
@@ -67,6 +69,18 @@ REASON_WORDS: dict[str, ReasonWords] = {
                               ("红码", "red status")),
     "status_amber": ReasonWords(("黄码：禁止通行，请联系工作人员", "amber code: no entry, see the staff"),
                                 ("黄码", "amber status")),
+    "vaccination_incomplete": ReasonWords(("疫苗接种未完成：请人工核验", "vaccination incomplete: ask the staff"),
+                                          ("接种未完成", "vaccination incomplete")),
+    "vaccination_too_recent": ReasonWords(("末剂接种未满期限：请人工核验", "last dose too recent: ask the staff"),
+                                          ("接种未满期限", "vaccination too recent")),
+    "vaccination_too_old": ReasonWords(("接种已过有效期：请出示加强针证明", "vaccination too old: show your booster"),
+                                       ("接种已过期", "vaccination too old")),
+    "test_positive": ReasonWords(("检测结果非阴性：请联系工作人员", "test not negative: see the staff"),
+                                 ("检测非阴性", "test not negative")),
+    "test_too_old": ReasonWords(("检测已过期：请出示新的检测证明", "test too old: show a newer test"),
+                                ("检测已过期", "test too old")),
+    "recovery_not_valid": ReasonWords(("康复证明不在有效期内：请人工核验", "recovery not valid today: ask the staff"),
+                                      ("康复证明无效", "recovery not valid")),
     "temperature_missing": ReasonWords(("请靠近测温仪", "step closer to the thermometer"),
                                        ("未测体温", "no temperature")),
     "temperature_implausible": ReasonWords(("测温异常：请摘帽，再测一次",
@@ -77,6 +91,8 @@ REASON_WORDS: dict[str, ReasonWords] = {
     "log_unavailable": ReasonWords(("记录系统故障：请联系工作人员", "logging is down: see the staff"),
                                    ("记录系统故障", "log unavailable")),
 }
+# An HC1 certificate that passes is no "green code": the verdict screen says this instead of ok's screen words.
+CERTIFICATE_OK: Words = ("证明有效：请通行", "certificate valid: go ahead")
 REASON_SCREENS: dict[str, Words] = {reason: words.screen for reason, words in REASON_WORDS.items()}
 REASON_RECORDS: dict[str, Words] = {reason: words.record for reason, words in REASON_WORDS.items()}
 
@@ -85,8 +101,13 @@ EVENT_KINDS: dict[str, Words] = {
     "scan": ("扫码", "scan"), "manual": ("人工登记", "registration by hand"), "correction": ("更正", "correction"),
     "device": ("设备", "device"), "admin": ("管理", "admin"), "purge": ("清理", "purge"),
 }
-# A health code's kind (spec section 2) and its status (green, amber, red).
-CODE_KINDS: dict[str, Words] = {"dynamic": ("动态码", "dynamic"), "printed": ("纸质码", "printed")}
+# An HC1 certificate's type (spec section 9): what the verdict screen says beside the name.
+HC1_CERTIFICATES: dict[str, Words] = {"vaccination": ("疫苗接种", "vaccination"), "test": ("检测", "test"),
+                                      "recovery": ("康复", "recovery")}
+# A health code's kind (spec section 2) and its status (green, amber, red). The audit log's code_kind holds an
+# HC1 certificate's type instead, so exports and reports say those too.
+CODE_KINDS: dict[str, Words] = {"dynamic": ("动态码", "dynamic"), "printed": ("纸质码", "printed"),
+                                **HC1_CERTIFICATES}
 CODE_STATUSES: dict[str, Words] = {"green": ("绿码", "green"), "amber": ("黄码", "amber"), "red": ("红码", "red")}
 # The signed files of a trust directory (spec section 4), as kiosk.trustdir names them.
 TRUST_FILE_KINDS: dict[str, Words] = {"trust bundle": ("信任包", "trust bundle"),

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kiosk import cose
 from kiosk.cbor import is_int, is_map, is_uint, loads_one
+from kiosk.dsc import MAX_DER, Dsc, DscIndex, dsc_of_der
 from kiosk.errors import MalformedCode, TrustFileError
 from kiosk.healthcode import HealthCode
 from kiosk.status_list import StatusList
 
 PUBLIC_KEY_LENGTH = 32
+MAX_DSCS = 10_000  # DSCs in one bundle: a bound checked before any is read (4 MiB holds ~3,000 real ones)
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -42,6 +44,8 @@ class TrustBundle:
     signer: bytes  # kid of the root that signed it
     keys: Mapping[bytes, IssuerKey]
     revoked: frozenset[bytes]
+    # HC1 document signer certificates by kid; a kid may name more than one (8 bytes of a hash can collide).
+    dscs: Mapping[bytes, tuple[Dsc, ...]] = field(default_factory=dict)
 
 
 def parse_root(text: str) -> bytes:
@@ -84,8 +88,12 @@ def _issuer_key(entry: object, position: int) -> IssuerKey:
     return IssuerKey(kid, pub, iss, nbf, exp)
 
 
-def parse_bundle(data: bytes, roots: Mapping[bytes, bytes]) -> TrustBundle:
-    """Verify and read trust.cose against the pinned roots (kid -> public key)."""
+def parse_bundle(data: bytes, roots: Mapping[bytes, bytes], *, check_dscs: bool = True) -> TrustBundle:
+    """Verify and read trust.cose against the pinned roots (kid -> public key).
+
+    With `check_dscs` (an import, a published bundle) every DSC is read now and one that cannot be read refuses the
+    bundle; without (loading the installed bundle, which its import checked) each is read when first used.
+    """
     sign1 = open_envelope(data, roots, "a pinned root")
     try:
         body = loads_one(sign1.payload)
@@ -102,7 +110,28 @@ def parse_bundle(data: bytes, roots: Mapping[bytes, bytes]) -> TrustBundle:
     for i, kid in enumerate(revoked):
         if type(kid) is not bytes or len(kid) != cose.KID_LENGTH:
             raise TrustFileError(f"revoked[{i}] is not an 8-byte kid")
-    return TrustBundle(seq, iat, sign1.kid, {k.kid: k for k in parsed}, frozenset(revoked))
+    dscs = _dscs(body["dsc"], check_dscs) if "dsc" in body else {}  # optional: bundles made before HC1 have none
+    return TrustBundle(seq, iat, sign1.kid, {k.kid: k for k in parsed}, frozenset(revoked), dscs)
+
+
+def _dscs(entries: object, check: bool) -> DscIndex:
+    """The bundle's "dsc" array (DER byte strings) by kid; with `check`, one that cannot be read refuses it."""
+    if not isinstance(entries, (list, tuple)):
+        raise TrustFileError("dsc is not an array")
+    if len(entries) > MAX_DSCS:
+        raise TrustFileError(f"dsc holds {len(entries):,} certificates, more than {MAX_DSCS:,}")
+    for i, der in enumerate(entries):
+        if type(der) is not bytes or len(der) > MAX_DER:
+            raise TrustFileError(f"dsc[{i}] is not a byte string of at most {MAX_DER:,} bytes")
+    if not check:
+        return DscIndex(entries)
+    read = []
+    for i, der in enumerate(entries):
+        try:
+            read.append(dsc_of_der(der))
+        except TrustFileError as err:
+            raise TrustFileError(f"dsc[{i}]: {err.problem}") from None
+    return DscIndex(entries, read)
 
 
 def status_signers(bundle: TrustBundle) -> dict[bytes, bytes]:

@@ -1,5 +1,7 @@
-"""Deciding a verdict: the checks of spec section 5, in their order. Pure.
+"""Deciding a verdict: the checks of spec section 5, in their order, for every format. Pure.
 
+The text's prefix picks its format (kiosk/formats/registry.py), whose checks run
+up to the temperature rules; the temperature rules and the Verdict are shared.
 The clock, the trust store, the policy and the temperature reading are
 arguments, so every row of the reason table is a plain function call in tests.
 """
@@ -11,19 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from kiosk import cose
-from kiosk.errors import MalformedCode
-from kiosk.healthcode import (
-    AMBER,
-    DYNAMIC,
-    KIND_NAMES,
-    PREFIX,
-    PRINTED,
-    RED,
-    STATUS_NAMES,
-    HealthCode,
-    decode_text,
-)
+from kiosk.formats.phc1 import credential_of
+from kiosk.formats.registry import Credential, format_of
+from kiosk.healthcode import STATUS_NAMES, HealthCode
 from kiosk.policy import Policy
 from kiosk.trust import TrustStore
 
@@ -31,7 +23,8 @@ log = logging.getLogger(__name__)
 
 VerdictName = Literal["pass", "deny", "retry"]
 
-# reason -> verdict: the reasons of spec section 5 in the order the checks run, then this project's own.
+# reason -> verdict: the reasons of spec section 5 in the order the checks run (HC1's among them, section 9),
+# then this project's own.
 REASONS: dict[str, VerdictName] = {
     "not_health_code": "deny",
     "malformed": "deny",
@@ -39,6 +32,7 @@ REASONS: dict[str, VerdictName] = {
     "bad_signature": "deny",
     "key_revoked": "deny",
     "key_expired": "deny",
+    "wrong_key_usage": "deny",  # HC1: the DSC's extended key usage does not allow the certificate's type
     "issuer_mismatch": "deny",
     "not_yet_valid": "deny",
     "expired": "deny",
@@ -46,6 +40,13 @@ REASONS: dict[str, VerdictName] = {
     "printed_not_accepted": "deny",
     "status_red": "deny",
     "status_amber": "deny",
+    # HC1's content rules (spec section 9), after the checks it shares with PHC1.
+    "vaccination_incomplete": "deny",
+    "vaccination_too_recent": "deny",
+    "vaccination_too_old": "deny",
+    "test_positive": "deny",
+    "test_too_old": "deny",
+    "recovery_not_valid": "deny",
     "temperature_missing": "retry",
     "temperature_implausible": "retry",
     "fever": "deny",
@@ -68,32 +69,49 @@ class Reading:
 class Verdict:
     reason: str
     kid: bytes | None = None
-    code: HealthCode | None = None  # set only once the signature has verified
-    status: int | None = None  # effective status, after the status list
+    code: HealthCode | None = None  # PHC1's claims, set only once the signature has verified
+    status: int | None = None  # PHC1's effective status, after the status list
     reading: Reading | None = None
     warnings: tuple[str, ...] = ()
+    # Any format's claims, set only once the signature has verified (made from `code` when only that is given).
+    credential: Credential | None = None
+    format: str | None = None  # the format the text's prefix names ("phc1", "hc1"); None: not a health code
+
+    def __post_init__(self) -> None:
+        if self.credential is None and self.code is not None:  # a PHC1 verdict made by hand (tests, tools)
+            object.__setattr__(self, "credential", credential_of(self.code))
+        if self.format is None and self.credential is not None:
+            object.__setattr__(self, "format", self.credential.format)
 
     @property
     def verdict(self) -> VerdictName:
         return REASONS[self.reason]
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON object of `kiosk verify` (spec section 6), plus `warnings`."""
-        code = self.code
+        """The JSON object of spec section 6, plus `name` and `warnings`: the same for PHC1 as before HC1."""
+        shown = self.credential
         return {
             "verdict": self.verdict,
             "reason": self.reason,
             "status": STATUS_NAMES[self.status] if self.status is not None else None,
             "kid": self.kid.hex() if self.kid is not None else None,
-            "iss": code.iss if code else None,
-            "subject": code.subject.hex() if code else None,
-            "iat": code.iat if code else None,
-            "exp": code.exp if code else None,
-            "kind": KIND_NAMES[code.kind] if code else None,
-            "name": code.name if code else None,
+            "iss": shown.iss if shown else None,
+            "subject": shown.subject.hex() if shown and shown.subject is not None else None,
+            "iat": shown.iat if shown else None,
+            "exp": shown.exp if shown else None,
+            "kind": shown.kind if shown else None,
+            "name": shown.name if shown else None,
             "temperature": self.reading.celsius if self.reading and math.isfinite(self.reading.celsius) else None,
             "warnings": list(self.warnings),
         }
+
+    def as_json(self) -> dict[str, object]:
+        """The line `kiosk verify` prints (and headless mode): as_dict() with `format`, and HC1's `certificate`."""
+        shown = self.as_dict()
+        shown["format"] = self.format
+        if self.format == "hc1":
+            shown["certificate"] = self.credential.certificate if self.credential else None
+        return shown
 
 
 def decide(text: str, trust: TrustStore, policy: Policy, reading: Reading | None, now: float) -> Verdict:
@@ -114,43 +132,13 @@ def decide(text: str, trust: TrustStore, policy: Policy, reading: Reading | None
 def decide_strict(text: str, trust: TrustStore, policy: Policy, reading: Reading | None, now: float) -> Verdict:
     """The checks of spec section 5 in order; raises only on a bug (which the tests and fuzzing look for)."""
     warnings = trust.warnings
-    if not isinstance(text, str) or not text.startswith(PREFIX):
+    found = format_of(text)
+    if found is None:
         return Verdict("not_health_code", reading=reading, warnings=warnings)
-    try:
-        scanned = decode_text(text)
-    except MalformedCode:
-        return Verdict("malformed", reading=reading, warnings=warnings)
-    kid = scanned.sign1.kid
-    key = trust.bundle.keys.get(kid)
-    if key is None:
-        return Verdict("unknown_key", kid, reading=reading, warnings=warnings)
-    if not cose.verify(scanned.sign1, key.pub):
-        return Verdict("bad_signature", kid, reading=reading, warnings=warnings)
-    code = scanned.code
-    status = trust.effective_status(code)
-
-    def verdict(reason: str) -> Verdict:
-        return Verdict(reason, kid, code, status, reading, warnings)
-
-    if kid in trust.bundle.revoked:
-        return verdict("key_revoked")
-    if not key.covers(code.iat):
-        return verdict("key_expired")
-    if code.iss != key.iss:
-        return verdict("issuer_mismatch")
-    if code.iat > now + policy.skew:
-        return verdict("not_yet_valid")
-    if code.exp < now - policy.skew:
-        return verdict("expired")
-    if code.kind == DYNAMIC and now - code.iat > policy.max_age:
-        return verdict("too_old")
-    if code.kind == PRINTED and not policy.accept_printed:
-        return verdict("printed_not_accepted")
-    if status == RED:
-        return verdict("status_red")
-    if status == AMBER:
-        return verdict("status_amber")
-    return verdict(_temperature_reason(policy, reading, now))
+    checked = found.check(text, trust, policy, now)
+    reason = checked.reason or _temperature_reason(policy, reading, now)
+    return Verdict(reason, checked.kid, checked.code, checked.status, reading, warnings, checked.credential,
+                   found.name)
 
 
 def is_fresh(reading: Reading, policy: Policy, now: float) -> bool:

@@ -141,14 +141,17 @@ items = st.one_of(
 
 
 def read_simple(data: bytes) -> tuple[str, object] | None:
-    """("int", n) for a lone CBOR integer, ("bytes"|"text", value) for a definite string; else None.
+    """("int", n) for a lone CBOR integer, ("bytes"|"text", value) for a string; else None.
 
     The test's own reader, so the properties can say which values the spec accepts
-    without asking the module under test.
+    without asking the module under test. A string may be indefinite-length (RFC 8949
+    3.2.3: definite chunks of its own type, then a break): it is still a bstr or tstr.
     """
     if not data:
         return None
     major, info = data[0] >> 5, data[0] & 0x1F
+    if major in (2, 3) and info == 31:
+        return _indefinite(data, major)
     if info < 24:
         arg, pos = info, 1
     elif info in (24, 25, 26, 27):
@@ -169,3 +172,28 @@ def read_simple(data: bytes) -> tuple[str, object] | None:
         except UnicodeDecodeError:
             return None
     return None
+
+
+def _indefinite(data: bytes, major: int) -> tuple[str, object] | None:
+    """An indefinite-length string: its chunks (each a definite string of `major`) joined, if a break ends it."""
+    pos, raw = 1, b""
+    while pos < len(data) and data[pos] != 0xFF:
+        head = data[pos]
+        if head >> 5 != major or head & 0x1F > 27:
+            return None
+        info = head & 0x1F
+        size = 0 if info < 24 else 1 << (info - 24)
+        length = info if info < 24 else int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+        start = pos + 1 + size
+        if start + length > len(data):
+            return None
+        chunk = data[start : start + length]
+        if major == 3:
+            try:
+                chunk.decode("utf-8")  # each chunk is whole UTF-8 on its own (RFC 8949 3.2.3)
+            except UnicodeDecodeError:
+                return None
+        raw, pos = raw + chunk, start + length
+    if pos != len(data) - 1:  # no break, or something after it
+        return None
+    return ("bytes", raw) if major == 2 else ("text", raw.decode("utf-8"))

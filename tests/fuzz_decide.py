@@ -3,15 +3,21 @@
     .venv/bin/python tests/fuzz_decide.py -max_total_time=60      # what ./run.sh test runs
     .venv/bin/python tests/fuzz_decide.py -runs=100000 CORPUS_DIR  # longer, keeping what it found
 
-Each input is split by its first byte into one of five shapes, so that the fuzzer
+Each input is split by its first byte into one of ten shapes, so that the fuzzer
 reaches past the signature check, where a trusted key has vouched for the bytes:
-  0  any text                                   -> passes only with what the key signed
+  0  any text                                   -> passes only with what a key signed
   1  "PHC1:" + Base45 of any bytes              -> likewise
   2  any claims payload, signed by a trusted key with a valid protected header
   3  any protected header, signed by a trusted key over valid claims
   4  a signed code built field by field by a CBOR grammar the input steers
+and the same for HC1 (the EU DCC, issue 15), signed by a trusted document signer certificate (DSC):
+  5  "HC1:" + Base45 of zlib of any bytes (the COSE)   -> passes only with what the DSC signed
+  6  "HC1:" + Base45 of any bytes (the zlib stream)     -> likewise
+  7  any claims payload, signed by the DSC with a valid protected header
+  8  any protected header, signed by the DSC over valid claims
+  9  a DSC-signed DCC built field by field (claims, hcert, the DCC's text-keyed maps, its entry)
 A crash (an exception out of decide_strict, a verdict whose JSON does not print, a log_unavailable,
-or a pass in shapes 0 and 1 of content the key never signed) is reported by libFuzzer with the input that caused it.
+or a pass in shapes 0, 1, 5 and 6 of content no key signed) is reported by libFuzzer with the input that caused it.
 Not collected by pytest (no test_ prefix); the property tests cover the same
 ground with hand-built CBOR in tests/test_hostile_properties.py.
 """
@@ -22,6 +28,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 import atheris
@@ -31,6 +38,8 @@ with atheris.instrument_imports(include=["kiosk"]):
 
     from kiosk import cose
     from kiosk.base45 import b45encode
+    from kiosk.formats import hc1
+    from kiosk.formats.hc1_issue import make_csca, make_dsc, sign_hc1
     from kiosk.healthcode import HealthCode, decode_text, encode_claims
     from kiosk.issuer import KeyGrant, sign_bundle
     from kiosk.policy import Policy
@@ -47,9 +56,11 @@ def _key(name: str) -> SigningKey:
 
 ISSUER, ROOT = _key("issuer"), _key("root")
 _root_kid = cose.kid_of(bytes(ROOT.verify_key))
+DSC = make_dsc(make_csca("DE", not_before=NOW - 2 * 86400, not_after=NOW + 2 * 86400), country="DE",
+               not_before=NOW - 86400, not_after=NOW + 86400)
 STORE = TrustStore(parse_bundle(
     sign_bundle(ROOT, seq=1, iat=NOW, keys=[KeyGrant(bytes(ISSUER.verify_key), ISS, NOW - 86400, NOW + 86400)],
-                revoked=[]),
+                revoked=[], dscs=[DSC.der]),
     {_root_kid: bytes(ROOT.verify_key)}))
 POLICY = Policy()
 CLAIMS = encode_claims(HealthCode(ISS, NOW + 3600, NOW - 60, b"\x01" * 12, 0, bytes(16), 0, "张*明"))
@@ -127,10 +138,79 @@ def _structured(fdp: atheris.FuzzedDataProvider) -> str:
                    _head(5, len(claims)) + b"".join(k + v for k, v in claims))
 
 
+# HC1: a vaccination that counts at NOW (dose 2 of 2, 60 days before), signed ES256 by the DSC.
+HC1_ENTRY = {"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215", "dn": 2, "sd": 2,
+             "dt": "2026-03-29", "co": "DE", "is": "Robert Koch-Institut", "ci": "URN:UVCI:01DE/IZ12345A/5CWLU12R#W"}
+HC1_NAMES = {"fn": "Müller", "fnt": "MUELLER", "gn": "Max"}
+HC1_DCC = {"ver": "1.3.0", "nam": HC1_NAMES, "dob": "1964-08-12", "v": [HC1_ENTRY]}
+HC1_VALID = sign_hc1(DSC, iat=NOW - 60, exp=NOW + 30 * 86400, hcert=HC1_DCC, iss="DE")
+HC1_SIGNED = hc1.decode_text(HC1_VALID)  # what the DSC signed: shapes 5 and 6 may pass only with these bytes
+HC1_HEADER, HC1_CLAIMS = HC1_SIGNED.protected, HC1_SIGNED.payload
+
+
+def _hc1_signed(protected: bytes, payload: bytes) -> str:
+    signature = sign_hc1_parts(protected, payload)
+    body = b"\xd2\x84" + _bstr(protected) + b"\xa0" + _bstr(payload) + _bstr(signature)
+    return "HC1:" + b45encode(zlib.compress(body))
+
+
+def sign_hc1_parts(protected: bytes, payload: bytes) -> bytes:
+    """ES256 (r || s) by the DSC over the Sig_structure of any protected header and payload bytes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    assert isinstance(DSC.key, ec.EllipticCurvePrivateKey)
+    r, s = decode_dss_signature(DSC.key.sign(cose.to_be_signed(protected, payload), ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def _text(value: str) -> bytes:
+    data = value.encode()
+    return _head(3, len(data)) + data
+
+
+def _pairs(pairs: list[tuple[bytes, bytes]]) -> bytes:
+    return _head(5, len(pairs)) + b"".join(k + v for k, v in pairs)
+
+
+def _value(value: object) -> bytes:
+    return _head(0, value) if isinstance(value, int) else _text(str(value))
+
+
+def _structured_hc1(fdp: atheris.FuzzedDataProvider) -> str:
+    """A DSC-signed DCC whose every field is valid, unless the input says otherwise.
+
+    The first 8 bytes are a mask, a bit per choice (a field replaced by any item, an extra pair in a map); the
+    items come from the rest. So one flipped bit changes one field, whatever the others are: from the seed of
+    all valid fields the fuzzer reaches each field's checks in one step.
+    """
+    mask = int.from_bytes(fdp.ConsumeBytes(8), "little")
+    choice = iter(range(64))
+
+    def field(valid: bytes) -> bytes:
+        return _item(fdp) if mask >> next(choice) & 1 else valid
+
+    def extra(pairs: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        if mask >> next(choice) & 1:  # a key of any kind, a second certificate, a duplicate: any other pair
+            pairs.insert(fdp.ConsumeIntInRange(0, len(pairs)), (_item(fdp), _item(fdp)))
+        return pairs
+
+    entry = extra([(_text(k), field(_value(v))) for k, v in HC1_ENTRY.items()])
+    names = extra([(_text(k), field(_text(v))) for k, v in HC1_NAMES.items()])
+    dcc = extra([(_text("ver"), field(_text("1.3.0"))), (_text("nam"), field(_pairs(names))),
+                 (_text("dob"), field(_text("1964-08-12"))), (_text("v"), field(b"\x81" + _pairs(entry)))])
+    hcert = extra([(b"\x01", field(_pairs(dcc)))])
+    claims = extra([(b"\x01", field(_text("DE"))), (b"\x04", field(_head(0, NOW + 30 * 86400))),
+                    (b"\x06", field(_head(0, NOW - 60))), (b"\x39\x01\x03", field(_pairs(hcert)))])
+    header = extra([(b"\x01", field(b"\x26")), (b"\x04", field(b"\x48" + DSC.kid))])
+    return _hc1_signed(_pairs(header), _pairs(claims))
+
+
 def one_input(data: bytes) -> None:
     if not data:
         return
-    shape, rest = data[0] % 5, data[1:]
+    shape, rest = data[0] % 10, data[1:]
     if shape == 0:
         text = rest.decode("utf-8", errors="replace")
     elif shape == 1:
@@ -139,25 +219,54 @@ def one_input(data: bytes) -> None:
         text = _signed(HEADER, rest)
     elif shape == 3:
         text = _signed(rest, CLAIMS)
-    else:
+    elif shape == 4:
         text = _structured(atheris.FuzzedDataProvider(rest))
+    elif shape == 5:
+        text = "HC1:" + b45encode(zlib.compress(rest))
+    elif shape == 6:
+        text = "HC1:" + b45encode(rest)
+    elif shape == 7:
+        text = _hc1_signed(HC1_HEADER, rest)
+    elif shape == 8:
+        text = _hc1_signed(rest, HC1_CLAIMS)
+    else:
+        text = _structured_hc1(atheris.FuzzedDataProvider(rest))
     verdict = decide_strict(text, STORE, POLICY, None, NOW)
-    json.dumps(verdict.as_dict(), ensure_ascii=False, allow_nan=False)
+    json.dumps(verdict.as_json(), ensure_ascii=False, allow_nan=False)
     if verdict.reason == "log_unavailable":  # the recording step's reason (spec section 8), never the verifier's
         raise AssertionError(f"decide() said the log is down: {text[:80]}")
-    if shape < 2 and verdict.verdict == "pass":
-        # Only what the trusted key signed may pass; the envelope around it may vary (COSE allows that).
-        signed = decode_text(text).sign1
-        if (signed.protected, signed.payload) != (HEADER, CLAIMS):
-            raise AssertionError(f"an input the key never signed passed: {text[:80]}")
+    if shape in (0, 1, 5, 6) and verdict.verdict == "pass":
+        # Only what a trusted key signed may pass; the envelope around it may vary (COSE allows that).
+        if text.startswith(hc1.PREFIX):
+            scanned = hc1.decode_text(text)
+            signed = (scanned.protected, scanned.payload) == (HC1_HEADER, HC1_CLAIMS)
+        else:
+            sign1 = decode_text(text).sign1
+            signed = (sign1.protected, sign1.payload) == (HEADER, CLAIMS)
+        if not signed:
+            raise AssertionError(f"an input no key signed passed: {text[:80]}")
 
 
 def seeds() -> list[bytes]:
     """Valid inputs of each shape, to start from: random bytes rarely get through CBOR to the claims."""
     valid = _signed(HEADER, CLAIMS)
     assert decide_strict(valid, STORE, POLICY, None, NOW).reason == "ok"  # the harness itself works
+    assert decide_strict(HC1_VALID, STORE, POLICY, None, NOW).reason == "ok"
+    assert decide_strict(_hc1_signed(HC1_HEADER, HC1_CLAIMS), STORE, POLICY, None, NOW).reason == "ok"
     grammar = [b"\x04" + _noise(number, size) for number, size in enumerate((64, 512, 3000))]
-    return [b"\x00" + valid.encode(), b"\x02" + CLAIMS, b"\x03" + HEADER, *grammar]
+    compressed = _b45_body(HC1_VALID)
+    valid_fields = bytes(8)  # the grammar's mask: nothing replaced, nothing added
+    grammar_hc1 = _structured_hc1(atheris.FuzzedDataProvider(valid_fields))
+    assert decide_strict(grammar_hc1, STORE, POLICY, None, NOW).reason == "ok"
+    hc1_seeds = [b"\x00" + HC1_VALID.encode(), b"\x05" + zlib.decompress(compressed), b"\x06" + compressed,
+                 b"\x07" + HC1_CLAIMS, b"\x08" + HC1_HEADER, b"\x09" + valid_fields]
+    return [b"\x00" + valid.encode(), b"\x02" + CLAIMS, b"\x03" + HEADER, *grammar, *hc1_seeds]
+
+
+def _b45_body(text: str) -> bytes:
+    from kiosk.base45 import b45decode
+
+    return b45decode(text[len(hc1.PREFIX):])
 
 
 def _noise(number: int, size: int) -> bytes:
@@ -168,6 +277,7 @@ def _noise(number: int, size: int) -> bytes:
 
 atheris.instrument_func(_item)
 atheris.instrument_func(_structured)
+atheris.instrument_func(_structured_hc1)
 
 
 def main() -> None:

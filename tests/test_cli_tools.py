@@ -565,7 +565,7 @@ def test_issue_with_every_option(run: Kiosk, site: Site, tmp_path: Path) -> None
     assert verdict.json() == {
         "verdict": "deny", "reason": "status_amber", "status": "amber", "kid": site.keys["issuer"].kid,
         "iss": ISS, "subject": SUBJECT, "iat": code.iat, "exp": code.exp, "kind": "printed", "name": NAME,
-        "temperature": None, "warnings": [],
+        "temperature": None, "warnings": [], "format": "phc1",  # issue 15: every line names its format
     }
     from_image = run("verify", "--trust", site.trust, "--now", code.iat + 3600, "--image", png)
     assert from_image.json() == verdict.json()
@@ -597,7 +597,7 @@ def test_issued_code_passes(run: Kiosk, site: Site) -> None:
     assert result.json() == {
         "verdict": "pass", "reason": "ok", "status": "green", "kid": site.keys["issuer"].kid, "iss": ISS,
         "subject": SUBJECT, "iat": NOW, "exp": NOW + 86400, "kind": "dynamic", "name": NAME,
-        "temperature": None, "warnings": [],
+        "temperature": None, "warnings": [], "format": "phc1",  # issue 15: every line names its format
     }
 
 

@@ -125,7 +125,7 @@ def test_kiosk_verify_answers_a_bignum_alg_with_one_json_line(trust_dir: Path) -
     assert (run.returncode, run.stderr) == (1, "")
     assert json.loads(run.stdout) | {"warnings": []} == {
         "verdict": "deny", "reason": "malformed", "status": None, "kid": None, "iss": None, "subject": None,
-        "iat": None, "exp": None, "kind": None, "name": None, "temperature": None, "warnings": []}
+        "iat": None, "exp": None, "kind": None, "name": None, "temperature": None, "warnings": [], "format": "phc1"}
 
 
 # -- 2. strict labels: a label is an integer on the wire, not something equal to one ------------------------

@@ -26,6 +26,7 @@ from kiosk.ui.texts import recent_line
 from kiosk.verdict import REASONS, decide
 from tests.factories import NOW, World, code
 from tests.test_verdict import CASES
+from tests.test_verdict_hc1 import HC1_CASES, judge
 
 KIOSK = Path(__file__).resolve().parents[1] / "kiosk"
 WORD = {"pass": "通行", "deny": "禁止", "retry": "重试"}  # the one word of each verdict (issue 13, 2.8)
@@ -50,6 +51,7 @@ def test_log_unavailable_is_a_deny_with_words_that_say_the_log_is_down() -> None
 def test_decide_gives_every_reason_but_log_unavailable(world: World) -> None:
     """log_unavailable is the recording step's (spec section 8): the verifier's own cases give all the others."""
     given_reasons = {decide(text, world.store(), policy, reading, NOW).reason for _, text, policy, reading, _ in CASES}
+    given_reasons |= {judge(text, policy, reading).reason for _, text, policy, reading, _ in HC1_CASES}  # issue 15
     assert given_reasons == set(REASONS) - {"log_unavailable"}
 
 

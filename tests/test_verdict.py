@@ -33,8 +33,11 @@ def test_reason_table_matches_the_spec_order_and_verdicts() -> None:
     assert list(REASONS.items()) == [
         ("not_health_code", "deny"), ("malformed", "deny"), ("unknown_key", "deny"),
         ("bad_signature", "deny"), ("key_revoked", "deny"), ("key_expired", "deny"),
+        ("wrong_key_usage", "deny"),  # HC1 (spec section 9)
         ("issuer_mismatch", "deny"), ("not_yet_valid", "deny"), ("expired", "deny"), ("too_old", "deny"),
         ("printed_not_accepted", "deny"), ("status_red", "deny"), ("status_amber", "deny"),
+        ("vaccination_incomplete", "deny"), ("vaccination_too_recent", "deny"), ("vaccination_too_old", "deny"),
+        ("test_positive", "deny"), ("test_too_old", "deny"), ("recovery_not_valid", "deny"),  # HC1's content rules
         ("temperature_missing", "retry"), ("temperature_implausible", "retry"), ("fever", "deny"), ("ok", "pass"),
         ("log_unavailable", "deny"),  # this project's own (spec section 8): decide() never gives it
     ]
@@ -58,7 +61,8 @@ CASES = [
     ("not_health_code", "https://example.com", DEFAULT, None, "not_health_code"),
     ("not_health_code: lower-case prefix", code().replace("PHC1:", "phc1:"), DEFAULT, None, "not_health_code"),
     ("not_health_code: empty", "", DEFAULT, None, "not_health_code"),
-    ("not_health_code: HC1 of the EU", "HC1:6BFOXN", DEFAULT, None, "not_health_code"),
+    ("not_health_code: hc1 in lower case", "hc1:6BFOXN", DEFAULT, None, "not_health_code"),  # HC1: is a format
+    ("malformed: HC1 of the EU, not Base45 of zlib", "HC1:6BFOXN", DEFAULT, None, "malformed"),  # (issue 15)
     ("malformed: bad base45", "PHC1:abc", DEFAULT, None, "malformed"),
     ("malformed: nothing after prefix", "PHC1:", DEFAULT, None, "malformed"),
     ("malformed: alg ES256", text_of(raw_cose(claims_map(), protected=cbor2.dumps({1: -7, 4: kid("issuer")}))), DEFAULT,

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field, fields
 
-from kiosk.healthcode import KIND_NAMES, STATUS_NAMES
+from kiosk.healthcode import STATUS_NAMES
 from kiosk.verdict import Verdict
 
 GENESIS = bytes(32)  # the "previous hash" of the first event
@@ -87,15 +87,20 @@ def subject_reference(subject: bytes, secret: bytes | None) -> str:
 
 def scan_event(verdict: Verdict, *, at: float, site: str = "", lane: str = "", device: str = "",
                secret: bytes | None, event_id: str | None = None) -> Event:
-    """The event of a verdict. The masked name is never stored."""
-    code = verdict.code
+    """The event of a verdict. The masked name is never stored, nor anything of an HC1 code's date of birth.
+
+    An HC1 code's certificate type goes where a PHC1 code's kind does, and details say the format: a column
+    of its own would change what the chain hashes, and old logs must still verify. A PHC1 event is as it was.
+    """
+    shown = verdict.credential
     return Event(
         id=event_id or new_id(at), at=at, kind="scan", site=site, lane=lane, device=device,
         verdict=verdict.verdict, reason=verdict.reason,
         status=STATUS_NAMES[verdict.status] if verdict.status is not None else None,
-        code_kind=KIND_NAMES[code.kind] if code else None,
+        code_kind=(shown.certificate or shown.kind) if shown else None,
         kid=verdict.kid.hex() if verdict.kid is not None else None,
-        iss=code.iss if code else None, code_iat=code.iat if code else None,
-        subject_ref=subject_reference(code.subject, secret) if code else None,
+        iss=shown.iss if shown else None, code_iat=shown.iat if shown else None,
+        subject_ref=subject_reference(shown.subject, secret) if shown and shown.subject is not None else None,
         temperature=verdict.reading.celsius if verdict.reading else None,
+        details={"format": verdict.format} if verdict.format not in (None, "phc1") else {},
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from kiosk.checkpoint.wording import MEASURING, temperature_text, unopened_line, words_for
 from kiosk.sync.health import Alert, age_text
-from kiosk.terms import DEVICE_STATES
+from kiosk.terms import CERTIFICATE_OK, DEVICE_STATES, HC1_CERTIFICATES, words
 from kiosk.verdict import Verdict
 
 Level = str  # "ok", "warn" or "alarm"
@@ -37,6 +37,7 @@ class VerdictView:
     warnings: tuple[str, ...] = ()
     ms: float | None = None  # frame to decision, for the camera
     details: dict[str, Any] = field(default_factory=dict)  # the verdict as `kiosk verify` prints it (spec §6)
+    certificate: str | None = None  # an HC1 code's type, both languages ("疫苗接种 vaccination"), beside the name
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,13 +47,18 @@ def verdict_view(verdict: Verdict, *, at: float, hold: float, source: str = "", 
     """The screen for a verdict, as final as it comes from the recorder (kiosk/audit/recorder.py: a pass refused
     because the log is down is already a deny, log_unavailable): shown, never decided again."""
     celsius = verdict.reading.celsius if verdict.reading is not None else None
-    words = words_for(verdict.verdict, verdict.reason, celsius)
-    # The name only for codes whose signature checked out (from key_revoked on the claims are shown, spec §6).
-    name = verdict.code.name if verdict.code is not None and verdict.reason not in ("unknown_key", "bad_signature") \
-        else None
-    return VerdictView(verdict.verdict, verdict.reason, words.title_zh, words.title_en, words.reason_zh,
-                       words.reason_en, words.icon, words.background, words.foreground, name,
-                       temperature_text(celsius), hold, at, source, tuple(verdict.warnings), ms, verdict.as_dict())
+    said = words_for(verdict.verdict, verdict.reason, celsius)
+    # The claims only for codes whose signature checked out (from key_revoked on they are shown, spec §6).
+    shown = verdict.credential if verdict.reason not in ("unknown_key", "bad_signature") else None
+    name = shown.name if shown is not None else None
+    certificate = " ".join(words(HC1_CERTIFICATES, shown.certificate)) if shown and shown.certificate else None
+    # ok's words say "green code", PHC1's colour: an HC1 certificate that passes is said to be valid instead.
+    reason_zh, reason_en = CERTIFICATE_OK if certificate and verdict.reason == "ok" else (said.reason_zh,
+                                                                                          said.reason_en)
+    return VerdictView(verdict.verdict, verdict.reason, said.title_zh, said.title_en, reason_zh,
+                       reason_en, said.icon, said.background, said.foreground, name,
+                       temperature_text(celsius), hold, at, source, tuple(verdict.warnings), ms, verdict.as_json(),
+                       certificate)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """`kiosk demo`: the kiosk's main job on its built-in demo, no camera or thermometer needed.
 
-A queue of people (every kind of verdict) is rendered into a video and played,
-at its own pace, through the real camera pipeline and decoders; at the door a
-thermometer simulator on a pseudo-terminal measures each person through the
-real driver (with --bus: the bus's own queue, no thermometer); each code is
+A queue of people (every kind of verdict, for PHC1 codes and travellers' EU
+certificates, HC1) is rendered into a video and played, at its own pace,
+through the real camera pipeline and decoders; at the door a thermometer
+simulator on a pseudo-terminal measures each person through the real driver
+(with --bus: the bus's own queue, no thermometer); each code is
 verified offline against keys/demo and committed to a temporary audit log
 before it is shown. With a display the touchscreen opens; without one (or with
 --headless) each verdict is a line of text, or JSON with --json.
@@ -57,8 +58,9 @@ class Table:
             return
         # A bus measures nobody: no temperature column, rather than a "no reading" that sounds like a fault.
         temp = "" if self.bus else f"{view.temperature or 'no reading':>10}  "
-        print(f"{number:2}  {WORDS[view.verdict]}  {view.reason:<24} {temp}{view.name or '':<6} {view.reason_en}",
-              flush=True)
+        certificate = f"  [EU {view.certificate}]" if view.certificate else ""  # an HC1 code's type, both languages
+        print(f"{number:2}  {WORDS[view.verdict]}  {view.reason:<24} {temp}{view.name or '':<6} {view.reason_en}"
+              f"{certificate}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,6 +59,7 @@ def headless_line(view: VerdictView) -> dict[str, Any]:
     celsius = view.details.get("temperature")
     line: dict[str, Any] = {"verdict": view.verdict, "reason": view.reason, "reason_en": view.reason_en,
                             "reason_zh": view.reason_zh, "name": view.name,
+                            "certificate": view.details.get("certificate"),  # an HC1 code's type (spec section 9)
                             "celsius": None if celsius is None else round(celsius, 2), "source": view.source,
                             "at": at.isoformat(timespec="milliseconds"),
                             "ms": None if view.ms is None else round(view.ms, 1), "warnings": list(view.warnings)}

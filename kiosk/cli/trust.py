@@ -14,19 +14,24 @@ from typing import Any
 from kiosk.cli.common import (
     add_trust_option,
     count,
+    echo,
     moment,
     new_command,
     print_json,
     trust_dir_of,
 )
+from kiosk.cli.dsc import register_make_dsc
 from kiosk.cose import kid_of
-from kiosk.errors import KioskError
-from kiosk.fileio import write_atomically
+from kiosk.dsc import CERTIFICATE_TYPES, Dsc, DscIndex, read_dscs
+from kiosk.errors import KioskError, TrustFileError
+from kiosk.fileio import check_size, read_untrusted, write_atomically
 from kiosk.healthcode import STATUS_NAMES
 from kiosk.issuer import KeyGrant, sign_bundle, sign_status_list
 from kiosk.keyfiles import read_public_key, read_signing_key
-from kiosk.trust import TrustStore
+from kiosk.trust import MAX_DSCS, TrustBundle, TrustStore
 from kiosk.trustdir import import_file, load_trust_dir, mark_refreshed, pin_root
+
+DSC_SUFFIXES = (".pem", ".der", ".crt")  # the files of a --dsc directory that are read
 
 
 def register(commands: Any) -> None:
@@ -41,6 +46,9 @@ def register(commands: Any) -> None:
                    help="an issuer key: its .pub file, issuer, valid from, valid until (repeatable)")
     p.add_argument("--revoke", action="append", default=[], type=_kid, metavar="KID",
                    help="a revoked kid, as 16 hex digits or a .pub file (repeatable)")
+    p.add_argument("--dsc", action="append", default=[], type=_dsc_source, metavar="FILE|DIR",
+                   help="HC1 document signer certificates: an X.509 file (DER, or PEM with one or more), "
+                        "or a directory whose *.pem, *.der and *.crt files are read (repeatable)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.set_defaults(run=run_bundle)
 
@@ -65,10 +73,12 @@ def register(commands: Any) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p.set_defaults(run=run_pin)
 
-    p = new_command(sub, "show", "show the installed trust data: seq, age, keys, status entries")
+    p = new_command(sub, "show", "show the installed trust data: seq, age, keys, DSCs, status entries")
     add_trust_option(p)
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(run=run_show)
+
+    register_make_dsc(sub)  # kiosk trust make-dsc, for HC1 pilots and tests: its own module (kiosk/cli/dsc.py)
 
 
 def _grant(text: str) -> KeyGrant:
@@ -95,6 +105,24 @@ def _kid(text: str) -> bytes:
         return kid_of(read_public_key(Path(text)))
     except KioskError as err:
         raise argparse.ArgumentTypeError(f"neither 16 hex digits nor a public key file: {err}") from None
+
+
+def _dsc_source(text: str) -> tuple[Dsc, ...]:
+    """The DSCs of a --dsc argument: a certificate file, or every certificate file of a directory, sorted."""
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in DSC_SUFFIXES and p.is_file())
+        if not files:
+            raise argparse.ArgumentTypeError(f"no *.pem, *.der or *.crt file in the directory {echo(text)}")
+    else:
+        files = [path]
+    found: list[Dsc] = []
+    for file in files:
+        try:
+            found.extend(read_dscs(read_untrusted(file, "trust bundle"), MAX_DSCS))  # no larger than a bundle
+        except TrustFileError as err:
+            raise argparse.ArgumentTypeError(f"{file}: {err.problem}") from None
+    return tuple(found)
 
 
 def _entry(text: str, sep: str = ":") -> tuple[bytes, int, int]:
@@ -133,9 +161,18 @@ def _csv_entries(path: Path) -> Iterator[tuple[bytes, int, int]]:
 
 def run_bundle(args: argparse.Namespace) -> int:
     iat = int(args.iat if args.iat is not None else time.time())
-    data = sign_bundle(read_signing_key(args.root_key), seq=args.seq, iat=iat, keys=args.grant, revoked=args.revoke)
+    ders = list(dict.fromkeys(dsc.der for source in args.dsc for dsc in source))  # a certificate twice counts once
+    if len(ders) > MAX_DSCS:
+        raise KioskError(f"{len(ders):,} DSCs, more than the {MAX_DSCS:,} a trust bundle may hold")
+    data = sign_bundle(read_signing_key(args.root_key), seq=args.seq, iat=iat, keys=args.grant, revoked=args.revoke,
+                       dscs=ders)
+    try:
+        check_size(len(data), "trust bundle")
+    except TrustFileError as err:  # what no kiosk would import is not written
+        raise KioskError(f"{args.out} not written: {err.problem} (give fewer DSCs)") from None
     write_atomically(args.out, data)
-    print(f"trust bundle seq {args.seq} with {len(args.grant)} key(s), {len(args.revoke)} revoked: {args.out}")
+    dscs = f"{len(ders)} DSC(s), " if ders else ""
+    print(f"trust bundle seq {args.seq} with {len(args.grant)} key(s), {dscs}{len(args.revoke)} revoked: {args.out}")
     return 0
 
 
@@ -173,6 +210,21 @@ def _when(epoch: int) -> str:
         return f"epoch {epoch}"
 
 
+def _dsc_rows(bundle: TrustBundle, now: float) -> list[dict[str, object]]:
+    return [
+        {"kid": d.kid.hex(), "country": d.country, "subject": d.subject, "not_before": d.not_before,
+         "not_after": d.not_after, "key_usage": [t for t in CERTIFICATE_TYPES if d.allows(t)],
+         "revoked": d.kid in bundle.revoked, "valid_now": d.covers(now) and d.kid not in bundle.revoked}
+        for same_kid in bundle.dscs.values() for d in same_kid
+    ]
+
+
+def _unreadable(bundle: TrustBundle) -> list[str]:
+    """A bundle installed without an import may hold a DSC that cannot be read: say so, as it counts for nothing."""
+    count = bundle.dscs.unreadable() if isinstance(bundle.dscs, DscIndex) else 0
+    return [f"{count} DSC(s) of the bundle cannot be read and are ignored; import it to see why"] if count else []
+
+
 def describe(store: TrustStore, now: float) -> dict[str, object]:
     """What `kiosk trust show` prints, as plain values."""
     bundle = store.bundle
@@ -184,12 +236,12 @@ def describe(store: TrustStore, now: float) -> dict[str, object]:
     status = store.status
     return {
         "bundle": {"seq": bundle.seq, "iat": bundle.iat, "age_seconds": int(now - bundle.iat),
-                   "root": bundle.signer.hex(), "keys": keys,
+                   "root": bundle.signer.hex(), "keys": keys, "dscs": _dsc_rows(bundle, now),
                    "revoked": sorted(kid.hex() for kid in bundle.revoked)},
         "status_list": None if status is None else {
             "seq": status.seq, "iat": status.iat, "iss": status.iss,
             "age_seconds": int(now - status.iat), "entries": len(status)},
-        "warnings": list(store.warnings),
+        "warnings": [*store.warnings, *_unreadable(bundle)],
     }
 
 
@@ -206,6 +258,11 @@ def run_show(args: argparse.Namespace) -> int:
     for k in bundle["keys"]:
         state = "REVOKED" if k["revoked"] else ("valid now" if k["valid_now"] else "not valid now")
         print(f"  key {k['kid']}  {k['iss']:<12} {_when(k['nbf'])} .. {_when(k['exp'])}  {state}")
+    for d in bundle["dscs"]:
+        state = "REVOKED" if d["revoked"] else ("valid now" if d["valid_now"] else "not valid now")
+        usage = "all" if len(d["key_usage"]) == len(CERTIFICATE_TYPES) else ",".join(d["key_usage"])
+        print(f"  dsc {d['kid']}  {d['country'] or '-':<3} {_when(d['not_before'])} .. {_when(d['not_after'])}  "
+              f"{state}  for {usage}  {d['subject']}")
     status: Any = info["status_list"]
     if status is None:
         print("status list: none")

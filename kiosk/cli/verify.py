@@ -1,4 +1,4 @@
-"""`kiosk verify`: one code, one JSON line, exit 0 pass / 1 deny / 3 retry / 2 error (spec section 6)."""
+"""`kiosk verify`: one code (PHC1 or HC1), one JSON line, exit 0 pass / 1 deny / 3 retry / 2 error (spec section 6)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from kiosk.cli.common import (
     trust_dir_of,
 )
 from kiosk.errors import KioskError
+from kiosk.formats.registry import format_of
 from kiosk.trustdir import load_trust_dir
 from kiosk.verdict import Reading, Verdict, decide
 
@@ -50,7 +51,7 @@ def _text_of(args: argparse.Namespace) -> str:
         texts = decode_file(args.image)  # an unreadable picture is an ImageError: one line, exit 2
         if not texts:
             raise KioskError(f"{args.image}: no QR code found in the picture")
-        return next((t for t in texts if t.startswith("PHC1:")), texts[0])
+        return next((t for t in texts if format_of(t) is not None), texts[0])  # a health code before other QRs
     if args.text is None:
         raise KioskError("give the code as TEXT, - (standard input) or --image FILE")
     if args.text == "-":
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     verdict = decide(text, trust, policy, reading, now)
     if args.log is not None:
         verdict = _record(args, verdict, now)
-    print_json(verdict.as_dict())
+    print_json(verdict.as_json())
     for warning in verdict.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     return EXIT_CODES[verdict.verdict]

@@ -78,7 +78,7 @@ class VerdictScreen(Screen):  # type: ignore[misc]
     title_en = StringProperty("")
     reason_zh = StringProperty("")
     reason_en = StringProperty("")
-    person = StringProperty("")  # the masked name and the temperature, when there are any
+    person = StringProperty("")  # an HC1 certificate's type, the masked name, the temperature, when there are any
     vehicle = StringProperty("")  # bus mode: which bus, under every verdict ("" at a door)
     background = ColorProperty((0, 0, 0, 1))
     ink = ColorProperty((1, 1, 1, 1))
@@ -91,6 +91,6 @@ class VerdictScreen(Screen):  # type: ignore[misc]
         self.verdict, self.icon = view.verdict, view.icon
         self.title_zh, self.title_en = view.title_zh, view.title_en
         self.reason_zh, self.reason_en = view.reason_zh, view.reason_en
-        self.person = "    ".join(p for p in (view.name, view.temperature) if p)
+        self.person = "    ".join(p for p in (view.certificate, view.name, view.temperature) if p)
         self.background, self.ink = view.background, view.foreground
         self.warned = any(w.startswith(LOG_DOWN) for w in view.warnings)
