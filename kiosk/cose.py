@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cbor2
 from nacl.bindings import crypto_sign_open
@@ -44,9 +46,18 @@ def decode_sign1(data: bytes) -> Sign1:
         item = loads_one(data)
     except ValueError as err:
         raise MalformedCode(str(err)) from None
+    protected, _, payload, signature = sign1_items(item)
+    if len(signature) != SIGNATURE_LENGTH:
+        raise MalformedCode("signature is not 64 bytes")
+    return Sign1(protected, payload, signature, _kid_of_header(protected))
+
+
+def sign1_items(item: object) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
+    """(protected, unprotected, payload, signature) of a decoded COSE_Sign1, tagged 18 or untagged (RFC 9052
+    section 4.2); MalformedCode for any other shape. Every format's envelope is read here (PHC1, HC1)."""
     if isinstance(item, cbor2.CBORTag):
         if item.tag != SIGN1_TAG:
-            raise MalformedCode(f"CBOR tag {item.tag}, expected {SIGN1_TAG} (COSE_Sign1)")
+            raise MalformedCode(f"a CBOR tag other than {SIGN1_TAG} (COSE_Sign1)")  # never the code's own number
         item = item.value
     if not isinstance(item, (list, tuple)) or len(item) != 4:
         raise MalformedCode("not a COSE_Sign1 array of four items")
@@ -57,9 +68,9 @@ def decode_sign1(data: bytes) -> Sign1:
         raise MalformedCode("unprotected header is not a map")
     if type(payload) is not bytes:
         raise MalformedCode("payload is not a byte string")
-    if type(signature) is not bytes or len(signature) != SIGNATURE_LENGTH:
-        raise MalformedCode("signature is not 64 bytes")
-    return Sign1(protected, payload, signature, _kid_of_header(protected))
+    if type(signature) is not bytes:
+        raise MalformedCode("signature is not a byte string")
+    return protected, unprotected, payload, signature
 
 
 @functools.lru_cache(maxsize=256)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from kiosk.base45 import b45decode
 from kiosk.cbor import is_int, is_map, labels, loads_one
-from kiosk.cose import SIGN1_TAG, to_be_signed
+from kiosk.cose import SIGN1_TAG, sign1_items, to_be_signed
 from kiosk.errors import MalformedCode
 from kiosk.formats.hc1_claims import CERTIFICATES, Dcc, parse_claims
 
@@ -103,22 +103,10 @@ def _sign1(raw: bytes) -> tuple[bytes, Mapping[object, object], bytes, bytes]:
         item = item.value
         if not isinstance(item, CBORTag) or item.tag != SIGN1_TAG:
             raise MalformedCode("COSE: the CWT tag 61 does not hold a COSE_Sign1 tag 18")
-    if isinstance(item, CBORTag):
-        if item.tag != SIGN1_TAG:
-            raise MalformedCode("COSE: a CBOR tag other than 18 (COSE_Sign1) or 61 (CWT)")
-        item = item.value
-    if not isinstance(item, (list, tuple)) or len(item) != 4:
-        raise MalformedCode("COSE: not a COSE_Sign1 array of four items")
-    protected, unprotected, payload, signature = item
-    if type(protected) is not bytes:
-        raise MalformedCode("COSE: the protected header is not a byte string")
-    if not is_map(unprotected):
-        raise MalformedCode("COSE: the unprotected header is not a map")
-    if type(payload) is not bytes:
-        raise MalformedCode("COSE: the payload is not a byte string")
-    if type(signature) is not bytes:
-        raise MalformedCode("COSE: the signature is not a byte string")
-    return protected, unprotected, payload, signature
+    try:
+        return sign1_items(item)  # the envelope's shape, as PHC1's (kiosk/cose.py owns it)
+    except MalformedCode as err:
+        raise MalformedCode(f"COSE: {err}") from None
 
 
 def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes | None]:
