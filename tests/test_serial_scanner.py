@@ -196,7 +196,8 @@ def run() -> Iterator[Callable[..., tuple[SerialScanner, Received]]]:
         scanner.stop()
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 3.0) -> None:
+def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `check()` holds; the timeout is a hang guard only (a loaded CI machine once took over 3 s)."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
