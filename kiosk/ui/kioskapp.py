@@ -46,6 +46,7 @@ PREVIEW_FPS = 30
 # while letting them follow the camera's jitter (a fixed minimum gap dropped every other late frame).
 ADMIN_SCREENS = ("pin", "admin", "recent", "policy", "register")
 ADMIN_IDLE = 120.0  # seconds without a touch before the admin screens close themselves
+CALL_WAIT = 10.0  # seconds shutdown waits for an admin call still running (a USB stick, the network)
 
 
 class UiListener:
@@ -88,6 +89,7 @@ class KioskApp(App):  # type: ignore[misc]
         self._back_to = "scan"
         self._hold: Any = None
         self._events: list[Any] = []
+        self._calls: list[threading.Thread] = []  # admin calls on their threads (leave() writes the audit log)
         self._ended_at: float | None = None
         self._touched = time.monotonic()
         self._last_frame: Any = None
@@ -149,6 +151,8 @@ class KioskApp(App):  # type: ignore[misc]
                 event.cancel()
         if self.poller is not None:
             self.poller.stop()
+        for thread in self._calls:  # an admin call still writing (leave() logs) ends before run_ui's caller
+            thread.join(CALL_WAIT)  # closes the log: a write into a closed SQLite connection can crash
         if self.root is not None:
             self.screen("pin").stop_ticking()
         Window.unbind(on_textinput=self._on_textinput, on_key_down=self._on_key_down, on_flip=self.hooks.flipped,
@@ -257,7 +261,9 @@ class KioskApp(App):  # type: ignore[misc]
                 result = err
             Clock.schedule_once(lambda dt: self._called(done, result), 0)
 
-        threading.Thread(target=run, name="ui-admin-call", daemon=True).start()
+        thread = threading.Thread(target=run, name="ui-admin-call", daemon=True)
+        self._calls = [t for t in self._calls if t.is_alive()] + [thread]
+        thread.start()
 
     def _called(self, done: Callable[[Any], None], result: Any) -> None:
         if self.closed:  # answered after the app stopped (leave() on the way out): nobody to tell
